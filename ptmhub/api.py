@@ -1,0 +1,194 @@
+"""The public Python API. The CLI is a thin layer over these functions.
+
+Every function takes the model ID first and keyword-only options after; ``store`` selects a
+registry other than the default (``PTMHUB_DATABASE_URL`` / ``--db``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import settings
+from .errors import NotInRegistryError, OfflineError, PtmhubError
+from .ids import ModelId, parse
+
+if TYPE_CHECKING:
+    from .hubs.base import Loaded, PullResult, SyncReport
+    from .records import ModelRecord
+    from .registry.store import Store
+
+__all__ = ["resolve", "show", "search", "compare", "sync", "pull", "load", "load_for_finetune", "get_store"]
+
+_default_store: Store | None = None
+
+
+def get_store(store: Store | str | None = None) -> Store:
+    """The registry to use: a Store, a URL, or the default from settings."""
+    global _default_store
+    from .registry import Store, open_store
+
+    if isinstance(store, Store):
+        return store
+    if isinstance(store, str):
+        return open_store(store)
+    url = settings.get().database_url
+    if _default_store is None or _default_store.url != url:
+        from .registry.engine import normalize_url
+
+        if _default_store is None or _default_store.url != normalize_url(url):
+            _default_store = open_store(url)
+    return _default_store
+
+
+def _offline(offline: bool | None) -> bool:
+    if offline:
+        settings.override(offline=True)
+    return settings.get().offline
+
+
+def _backend(mid: ModelId):
+    from .hubs.base import backend_for
+
+    return backend_for(mid.platform)
+
+
+def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None) -> ModelRecord:
+    """Ask the model's hub about it and upsert the answer into the registry.
+
+    Raises:
+        InvalidIdError: the ID cannot be parsed.
+        OfflineError: offline mode is on (use :func:`show` to answer from the registry).
+        ModelNotFoundError, AuthError, NetworkError: what the hub said.
+    """
+    mid = parse(model_id)
+    if _offline(offline):
+        raise OfflineError(f"offline mode is on: cannot ask the hub about {mid}",
+                           hint=f"use 'ptmhub show {mid}' to read the registry", model_id=str(mid))
+    backend = _backend(mid)
+    record = backend.resolve(mid)
+    extra_aliases = tuple(a for a in backend.aliases_for(mid, record) if a not in record.aliases)
+    now = dt.datetime.now(dt.timezone.utc)
+    record = record.replace(aliases=record.aliases + extra_aliases, resolved_at=record.resolved_at or now)
+    st = get_store(store)
+    st.upsert([record])
+    return st.get(record.id) or record
+
+
+def show(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None) -> ModelRecord:
+    """The registry's record for a model; asks the hub on a miss when online.
+
+    Raises:
+        NotInRegistryError: not in the registry and offline.
+    """
+    mid = parse(model_id)
+    st = get_store(store)
+    record = st.get(mid.key)
+    if record is not None:
+        return record
+    if _offline(offline):
+        raise NotInRegistryError(f"{mid} is not in the registry and offline mode is on",
+                                 hint=f"run 'ptmhub resolve {mid}' while online", model_id=str(mid))
+    return resolve(mid, store=st)
+
+
+def search(q: str | None = None, *, task: str | None = None, license: str | None = None,
+           platform: str | None = None, framework: str | None = None, min_parameters: int | None = None,
+           max_parameters: int | None = None, fine_tunable: bool | None = None, cached: bool | None = None,
+           sort: str = "relevance", limit: int = 20, offset: int = 0,
+           store: Store | str | None = None) -> list[ModelRecord]:
+    """Search the registry: full-text words in ``q`` plus filters (see docs/cli.md#search)."""
+    from .registry.store import SearchQuery
+
+    query = SearchQuery(q=q, task=task, license=license, platform=platform, framework=framework,
+                        min_parameters=min_parameters, max_parameters=max_parameters,
+                        fine_tunable=fine_tunable, cached=cached, sort=sort, limit=limit, offset=offset)
+    return get_store(store).search(query)
+
+
+def sync(source: str, *, store: Store | str | None = None, progress: Callable[[int], None] | None = None,
+         **options: Any) -> SyncReport:
+    """Import a whole catalog (``hf``, ``tfhub``, ``torchhub``, ``torchvision``, ``timm``)."""
+    from .hubs.base import sync_source
+
+    func = sync_source(source)
+    return func(get_store(store), progress=progress, **{k: v for k, v in options.items() if v is not None})
+
+
+def pull(model_id: str | ModelId, *, store: Store | str | None = None,
+         progress: Callable[[int], None] | None = None) -> PullResult:
+    """Download a model into its hub's own cache and record it in the registry."""
+    mid = parse(model_id)
+    if settings.get().offline:
+        raise OfflineError(f"offline mode is on: cannot pull {mid}", hint="drop --offline / PTMHUB_OFFLINE to download",
+                           model_id=str(mid))
+    result = _backend(mid).pull(mid, progress=progress)
+    st = get_store(store)
+    st.upsert([result.record])
+    size = result.record.cache_size_bytes if result.record.cache_size_bytes is not None else None
+    st.set_cache_state(result.record.id, cached=True, cache_path=result.path, cache_size_bytes=size)
+    result.record = st.get(result.record.id) or result.record
+    return result
+
+
+def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None,
+         **kwargs: Any) -> Loaded:
+    """Load a model (and its preprocessor) from its hub's native cache."""
+    mid = parse(model_id)
+    _offline(offline)
+    st = get_store(store)
+    record = st.get(mid.key)
+    loaded = _backend(mid).load(mid, record, **kwargs)
+    if record is not None:
+        try:
+            st.touch(record.id)
+        except PtmhubError:
+            pass
+    return loaded
+
+
+def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offline: bool | None = None) -> list[ModelRecord]:
+    """The records of several models, in the order given (full comparison lands with issue 7)."""
+    return [show(m, store=store, offline=offline) for m in model_ids]
+
+
+def load_for_finetune(model_id: str, **kwargs: Any) -> Any:
+    """Lands with the fine-tuning issue."""
+    raise NotImplementedError("load_for_finetune is not available yet")
+
+
+def _repo(repo: str) -> str:
+    from .errors import InvalidIdError
+
+    parts = repo.strip().split("/")
+    if len(parts) != 2 or not all(parts):
+        raise InvalidIdError(f"invalid repository {repo!r}", hint="write it as OWNER/REPO, e.g. pytorch/vision")
+    mid = parse(f"torchhub:{repo}/x")  # validates both parts like any ID
+    return mid.path.lower()
+
+
+def trust(repo: str, *, store: Store | str | None = None) -> str:
+    """Allow ptmhub to import ``OWNER/REPO``'s hubconf.py. Returns the normalized name."""
+    name = _repo(repo)
+    get_store(store).trust_add(name)
+    return name
+
+
+def untrust(repo: str, *, store: Store | str | None = None) -> str:
+    from .errors import UsageError
+
+    name = _repo(repo)
+    if not get_store(store).trust_remove(name):
+        raise UsageError(f"{name} was not in the trust list", hint="see 'ptmhub trust ls'")
+    return name
+
+
+def trusted(*, store: Store | str | None = None) -> list[dict[str, str]]:
+    """Trusted repositories: the registry's list, plus torch.hub's own trusted owners when known."""
+    rows = [{"repo": r, "source": "registry"} for r in get_store(store).trusted()]
+    try:
+        from .hubs.torchhub import builtin_trusted
+    except ImportError:
+        return rows
+    return rows + [{"repo": r, "source": src} for r, src in builtin_trusted()]

@@ -1,0 +1,78 @@
+"""The ``ptmhub`` command: a thin click layer over :mod:`ptmhub.api`.
+
+Start-up imports only click and ptmhub's own light modules: command bodies import the API (and
+with it SQLAlchemy or a framework) when they run, so ``ptmhub --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import PtmhubError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        from .. import settings
+
+        settings.override(database_url=settings.database_url_from(value))
+    return value
+
+
+def _set_offline(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        from .. import settings
+
+        settings.override(offline=True)
+    return value
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="ptmhub", message="%(prog)s %(version)s")
+@click.option("--db", metavar="URL|PATH", expose_value=False, is_eager=True, callback=_set_db,
+              help="Registry database: a SQLite file path or a sqlite:// / postgresql:// URL "
+                   "(default: PTMHUB_DATABASE_URL or the user data dir).")
+@click.option("--offline", is_flag=True, expose_value=False, is_eager=True, callback=_set_offline,
+              help="Never touch the network (same as PTMHUB_OFFLINE=1).")
+def cli() -> None:
+    """ptmhub: find, compare, cache and fine-tune pre-trained models from Hugging Face,
+    TF Hub / Kaggle Models and PyTorch Hub, through one local registry."""
+
+
+from . import db as _db  # noqa: E402
+from . import hubcmds as _hubcmds  # noqa: E402
+from . import models as _models  # noqa: E402
+from . import sync as _sync  # noqa: E402
+
+for _module in (_models, _sync, _hubcmds, _db):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the CLI and turns every PtmhubError into one line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="ptmhub", standalone_mode=False)
+    except PtmhubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(141)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'I/O'})", err=True)
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,81 @@
+"""pull, load, trust, entrypoints: commands that reach a hub or its cache."""
+
+from __future__ import annotations
+
+import click
+
+from .output import echo_json, json_option, print_record
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@json_option
+def pull(model_id: str, as_json: bool) -> None:
+    """Download a model into its hub's own cache (HF_HOME, TORCH_HOME, TFHUB_CACHE_DIR, KAGGLEHUB_CACHE)."""
+    from .. import api
+    from ..ids import parse
+
+    mid = parse(model_id)
+    result = api.pull(mid)
+    if as_json:
+        echo_json({**result.record.to_dict(), "path": result.path, "bytes_downloaded": result.bytes_downloaded})
+        return
+    click.echo(f"{result.record.id}: cached at {result.path} ({result.bytes_downloaded:,} bytes downloaded)")
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@json_option
+def load(model_id: str, as_json: bool) -> None:
+    """Load a model from the native cache (works offline) and describe what was loaded."""
+    from .. import api
+
+    loaded = api.load(model_id)
+    info = {"id": str(model_id), "framework": loaded.framework, "model": type(loaded.model).__name__,
+            "preprocess": type(loaded.preprocess).__name__ if loaded.preprocess is not None else None}
+    if as_json:
+        echo_json(info)
+    else:
+        for key, value in info.items():
+            click.echo(f"{key}: {value if value is not None else '-'}")
+
+
+@click.group()
+def trust() -> None:
+    """Manage which torch.hub repositories' code ptmhub may run."""
+
+
+@trust.command(name="add")
+@click.argument("repo", metavar="OWNER/REPO")
+def trust_add(repo: str) -> None:
+    """Trust OWNER/REPO: its hubconf.py may be imported."""
+    from .. import api
+
+    click.echo(f"trusted {api.trust(repo)}")
+
+
+@trust.command(name="rm")
+@click.argument("repo", metavar="OWNER/REPO")
+def trust_rm(repo: str) -> None:
+    """Stop trusting OWNER/REPO."""
+    from .. import api
+
+    removed = api.untrust(repo)
+    click.echo(f"no longer trusted: {removed}")
+
+
+@trust.command(name="ls")
+@json_option
+def trust_ls(as_json: bool) -> None:
+    """List trusted repositories (the registry's list plus torch.hub's own trusted owners)."""
+    from .. import api
+
+    rows = api.trusted()
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['repo']}\t{row['source']}")
+
+
+COMMANDS = [pull, load, trust]

@@ -1,0 +1,96 @@
+"""resolve, show, search, ls."""
+
+from __future__ import annotations
+
+import click
+
+from .output import format_options, json_option, parse_count, print_record, print_records
+
+
+@click.command()
+@click.argument("model_ids", nargs=-1, required=True, metavar="ID...")
+@json_option
+def resolve(model_ids: tuple[str, ...], as_json: bool) -> None:
+    """Ask each model's hub about it and store the answer in the registry."""
+    from .. import api
+    from ..ids import parse
+
+    ids = [parse(m) for m in model_ids]  # reject bad input before any network call
+    records = [api.resolve(m) for m in ids]
+    if as_json:
+        from .output import echo_json
+
+        echo_json(records[0].to_dict() if len(records) == 1 else [r.to_dict() for r in records])
+    else:
+        print_records(records)
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@json_option
+def show(model_id: str, as_json: bool) -> None:
+    """Show everything the registry knows about a model (asks its hub on a miss when online)."""
+    from .. import api
+
+    print_record(api.show(model_id), as_json=as_json)
+
+
+def _search_options(f):
+    f = click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)(f)
+    f = click.option("--limit", "-n", type=click.IntRange(min=0), default=20, show_default=True)(f)
+    f = click.option("--sort", type=click.Choice(["relevance", "downloads", "likes", "parameters", "name", "recent"]),
+                     default=None, help="Order (default: relevance with words, downloads without).")(f)
+    f = click.option("--cached/--not-cached", default=None, help="Only models in (or not in) the local caches.")(f)
+    f = click.option("--fine-tunable/--not-fine-tunable", default=None)(f)
+    f = click.option("--max-params", metavar="N", help="At most N parameters (110M, 1.5B, 25557032).")(f)
+    f = click.option("--min-params", metavar="N", help="At least N parameters.")(f)
+    f = click.option("--framework", "--library", "framework", metavar="NAME",
+                     help="pytorch, tensorflow, transformers, timm, ...")(f)
+    f = click.option("--platform", "-p", metavar="NAME", help="huggingface|tfhub|kaggle|torchhub (or hf).")(f)
+    f = click.option("--license", "-l", "license_", metavar="ID|GROUP",
+                     help="A license id (apache-2.0) or group: permissive, commercial-ok, copyleft, "
+                          "non-commercial, restricted, none.")(f)
+    f = click.option("--task", "-t", metavar="TASK", help="e.g. text-classification, image-classification.")(f)
+    return f
+
+
+def _run_search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+                sort, limit, offset, as_json, as_csv, default_sort):
+    from .. import api
+
+    q = " ".join(words) or None
+    kwargs = dict(task=task, license=license_, platform=platform, framework=framework,
+                  min_parameters=parse_count(min_params), max_parameters=parse_count(max_params),
+                  fine_tunable=fine_tunable, cached=cached)
+    sort = sort or (default_sort if q is None else "relevance")
+    records = api.search(q, sort=sort, limit=limit, offset=offset, **kwargs)
+    total = None
+    if not (as_json or as_csv):
+        from ..registry.store import SearchQuery
+
+        total = api.get_store().count(SearchQuery(q=q, **kwargs))
+    print_records(records, as_json=as_json, as_csv=as_csv, total=total)
+
+
+@click.command()
+@click.argument("words", nargs=-1, metavar="[WORDS]...")
+@_search_options
+@format_options
+def search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+           sort, limit, offset, as_json, as_csv) -> None:
+    """Search the registry: full-text WORDS (prefix-matched on id, name, summary, tags) plus filters."""
+    _run_search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+                sort, limit, offset, as_json, as_csv, default_sort="downloads")
+
+
+@click.command(name="ls")
+@_search_options
+@format_options
+def ls(task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+       sort, limit, offset, as_json, as_csv) -> None:
+    """List models in the registry (by name), with the same filters as search."""
+    _run_search((), task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+                sort, limit, offset, as_json, as_csv, default_sort="name")
+
+
+COMMANDS = [resolve, show, search, ls]

@@ -1,0 +1,135 @@
+"""Output helpers shared by every command: ``--json`` / ``--csv`` and aligned rich tables."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import UsageError
+from ..records import human_bytes, human_count
+
+if TYPE_CHECKING:
+    from ..records import ModelRecord
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (an object for one model, an array for a listing).")(f)
+
+
+def format_options(f: Callable) -> Callable:
+    f = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")(f)
+    return json_option(f)
+
+
+def parse_count(text: str | None) -> int | None:
+    """'110M' -> 110000000, '1.5B' -> 1500000000, '25557032' -> 25557032."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMbBtT]?)\s*", text.replace(",", "").replace("_", ""))
+    if not m:
+        raise UsageError(f"cannot read {text!r} as a parameter count", hint="use a number like 110M, 1.5B or 25557032")
+    scale = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+
+
+LIST_COLUMNS: Sequence[tuple[str, Callable[[ModelRecord], str]]] = (
+    ("ID", lambda r: r.id),
+    ("TASK", lambda r: r.task or "-"),
+    ("PARAMS", lambda r: human_count(r.parameters)),
+    ("LICENSE", lambda r: r.license or "-"),
+    ("LIBRARY", lambda r: r.library or r.framework or "-"),
+    ("DOWNLOADS", lambda r: f"{r.downloads:,}" if r.downloads is not None else "-"),
+    ("CACHED", lambda r: "yes" if r.cached else ""),
+)
+
+
+def print_records(records: Sequence[ModelRecord], *, as_json: bool = False, as_csv: bool = False,
+                  total: int | None = None) -> None:
+    if as_json:
+        echo_json([r.to_dict() for r in records])
+        return
+    if as_csv:
+        import csv
+
+        from ..records import FIELDS
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(FIELDS)
+        for r in records:
+            d = r.to_dict()
+            writer.writerow([json.dumps(d[f]) if isinstance(d[f], (list, dict)) else ("" if d[f] is None else d[f])
+                             for f in FIELDS])
+        return
+    if not records:
+        click.echo("no models found", err=True)
+        return
+    from rich.table import Table
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name, _ in LIST_COLUMNS:
+        table.add_column(name, justify="right" if name in ("PARAMS", "DOWNLOADS") else "left",
+                         overflow="fold")
+    for r in records:
+        table.add_row(*(fn(r) for _, fn in LIST_COLUMNS))
+    _console().print(table)
+    if total is not None and total > len(records):
+        click.echo(f"{len(records)} of {total} models (use --limit/--offset for more)", err=True)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == () or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def print_record(record: ModelRecord, *, as_json: bool = False) -> None:
+    if as_json:
+        echo_json(record.to_dict())
+        return
+    from rich.table import Table
+    from rich import box
+
+    table = Table(box=box.SIMPLE, show_header=False, show_edge=False, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    d = record.to_dict()
+    for key, value in d.items():
+        if key in ("extra",):
+            continue
+        shown = _fmt(value)
+        if key == "parameters" and value is not None:
+            shown = f"{human_count(value)} ({value:,})"
+        elif key in ("size_bytes", "cache_size_bytes") and value is not None:
+            shown = f"{human_bytes(value)} ({value:,} bytes)"
+        table.add_row(key, shown)
+    for key, value in (record.extra or {}).items():
+        text = _fmt(value)
+        table.add_row(f"extra.{key}", text if len(text) < 400 else text[:397] + "...")
+    _console().print(table)
+
+
+def print_kv(rows: Iterable[tuple[str, Any]]) -> None:
+    for key, value in rows:
+        click.echo(f"{key}: {_fmt(value)}")

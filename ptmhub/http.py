@@ -1,0 +1,220 @@
+"""The one HTTP layer for what ptmhub fetches itself (huggingface_hub speaks for the HF API).
+
+Every request: a timeout, bounded retries with exponential backoff on connection errors, 5xx
+and 429 (honouring ``Retry-After`` and ``RateLimit`` headers within a total wait budget), an
+offline guard that refuses before any socket is opened, and one :func:`raise_for_status` that
+turns responses into typed errors. Tokens are sent only to the host they belong to and never
+appear in an error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import settings
+from .errors import (
+    AuthError,
+    GatedModelError,
+    HubServerError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    NetworkError,
+    OfflineError,
+    RateLimitedError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["session", "request", "get_json", "raise_for_status", "retry_after_seconds", "stream_to_file",
+           "check_online", "redact"]
+
+USER_AGENT = "ptmhub"
+RETRY_STATUS = {429, 500, 502, 503, 504}
+MAX_JSON_BYTES = 64 * 1024 * 1024
+_session: requests.Session | None = None
+
+
+def session() -> requests.Session:
+    global _session
+    if _session is None:
+        import requests
+
+        s = requests.Session()
+        s.headers["User-Agent"] = f"{USER_AGENT}/{_version()}"
+        s.max_redirects = 10
+        _session = s
+    return _session
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def check_online(what: str, *, model_id: str | None = None) -> None:
+    """Raise :class:`OfflineError` when offline mode is on (before any socket is opened)."""
+    if settings.get().offline:
+        hint = f"run 'ptmhub pull {model_id}' while online" if model_id else "unset PTMHUB_OFFLINE / drop --offline"
+        raise OfflineError(f"offline mode is on and {what} needs the network", hint=hint, model_id=model_id)
+
+
+def redact(text: str) -> str:
+    """Remove anything that looks like a token from text shown to users."""
+    text = re.sub(r"hf_[A-Za-z0-9]{8,}", "hf_***", text)
+    return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+", r"\1***", text)
+
+
+def retry_after_seconds(headers: Mapping[str, str], attempt: int) -> float:
+    """Seconds to wait before the next try: ``Retry-After``, then ``RateLimit`` ``t=``, then backoff."""
+    value = headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+        except (TypeError, ValueError):
+            pass
+    # IETF draft RateLimit header as the Hub sends it: '"api";r=0;t=55'
+    rl = headers.get("RateLimit") or headers.get("ratelimit")
+    if rl:
+        m = re.search(r"\bt=(\d+)", rl)
+        if m:
+            return float(m.group(1))
+    reset = headers.get("RateLimit-Reset") or headers.get("X-RateLimit-Reset")
+    if reset and reset.isdigit():
+        value_f = float(reset)
+        return value_f if value_f < 10**9 else max(0.0, value_f - time.time())
+    return min(30.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def raise_for_status(response: requests.Response, *, model_id: str | None = None, what: str = "the request") -> None:
+    """Turn an error response into a typed, one-line :class:`PtmhubError`."""
+    code = response.status_code
+    if code < 400:
+        return
+    where = redact(response.url.split("?")[0])
+    server_msg = response.headers.get("X-Error-Message") or ""
+    subject = model_id or where
+    if code == 401:
+        raise AuthError(f"{subject}: the hub wants you to log in (401)",
+                        hint="set HF_TOKEN or run 'hf auth login'; for private repos the token needs read access",
+                        model_id=model_id)
+    if code == 403:
+        if "gated" in server_msg.lower() or response.headers.get("X-Error-Code") == "GatedRepo":
+            raise GatedModelError(f"{subject} is gated and your account has not been granted access (403)",
+                                  hint="accept the model's terms on its page, then use a token of that account",
+                                  model_id=model_id)
+        raise AuthError(f"{subject}: access refused (403)", hint="check that your token may read this repository",
+                        model_id=model_id)
+    if code in (404, 410):
+        raise ModelNotFoundError(f"{subject} was not found on the hub ({code})",
+                                 hint="check the ID, or find models with 'ptmhub search'", model_id=model_id)
+    if code == 429:
+        raise RateLimitedError(f"the hub kept rate-limiting {what} (429)",
+                               hint="wait a few minutes and retry; a token raises the limit", model_id=model_id)
+    if code >= 500:
+        raise HubServerError(f"the hub failed {what} with HTTP {code} after retries",
+                             hint="the hub may be down; retry later", model_id=model_id)
+    raise NetworkError(f"{what} got HTTP {code} from {where}", model_id=model_id)
+
+
+def request(method: str, url: str, *, model_id: str | None = None, what: str = "the request",
+            headers: Mapping[str, str] | None = None, stream: bool = False, allow_status: tuple[int, ...] = (),
+            allow_redirects: bool = True, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+    """One HTTP request with offline guard, timeout, bounded retries and typed errors.
+
+    Raises:
+        OfflineError: offline mode is on.
+        NetworkError: connection failures, timeouts, 5xx or 429 beyond the retry budget.
+        AuthError, ModelNotFoundError: 401/403, 404/410 (unless in ``allow_status``).
+    """
+    import requests
+
+    check_online(what, model_id=model_id)
+    cfg = settings.get()
+    waited = 0.0
+    last_exc: Exception | None = None
+    for attempt in range(cfg.max_retries + 1):
+        try:
+            response = session().request(method, url, headers=dict(headers or {}), stream=stream,
+                                         allow_redirects=allow_redirects,
+                                         timeout=timeout or cfg.http_timeout, **kwargs)
+        except requests.TooManyRedirects:
+            raise NetworkError(f"{what}: too many redirects from {redact(url)}", model_id=model_id) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            last_exc = exc
+            delay = min(30.0, 0.25 * 2**attempt)
+            if attempt == cfg.max_retries or waited + delay > cfg.max_wait:
+                break
+            time.sleep(delay)
+            waited += delay
+            continue
+        if response.status_code in RETRY_STATUS and response.status_code not in allow_status:
+            delay = retry_after_seconds(response.headers, attempt)
+            if attempt < cfg.max_retries and waited + delay <= cfg.max_wait:
+                response.close()
+                time.sleep(delay)
+                waited += delay
+                continue
+        if response.status_code not in allow_status:
+            raise_for_status(response, model_id=model_id, what=what)
+        return response
+    kind = type(last_exc).__name__ if last_exc else "error"
+    raise NetworkError(f"{what} failed: could not reach {redact(url.split('?')[0])} ({kind}) after {cfg.max_retries + 1} tries",
+                       hint="check your connection, or use --offline with cached models", model_id=model_id)
+
+
+def get_json(url: str, *, max_bytes: int = MAX_JSON_BYTES, **kwargs: Any) -> Any:
+    """GET a JSON body, refusing bodies over ``max_bytes`` and malformed JSON."""
+    import json
+
+    response = request("GET", url, stream=True, **kwargs)
+    chunks = []
+    size = 0
+    for chunk in response.iter_content(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            raise MalformedResponseError(f"the answer from {redact(url)} is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError as exc:
+        raise MalformedResponseError(f"the hub answered {redact(url)} with malformed JSON ({exc.__class__.__name__})",
+                                     model_id=kwargs.get("model_id")) from None
+
+
+def iter_body(response: requests.Response, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """Stream a body, failing loudly when it ends before its announced Content-Length."""
+    import requests
+
+    expected = response.headers.get("Content-Length")
+    got = 0
+    try:
+        for chunk in response.iter_content(chunk_size):
+            got += len(chunk)
+            yield chunk
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        raise NetworkError(f"the download from {redact(response.url)} broke off after {got} bytes ({type(exc).__name__})") from None
+    if expected and expected.isdigit() and got != int(expected) and "Content-Encoding" not in response.headers:
+        raise NetworkError(f"the download from {redact(response.url)} ended after {got} of {expected} bytes")
+
+
+def stream_to_file(response: requests.Response, dest: Any, *, progress: Any = None) -> int:
+    """Write a streamed body to an open binary file; returns the byte count."""
+    total = 0
+    for chunk in iter_body(response):
+        dest.write(chunk)
+        total += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return total

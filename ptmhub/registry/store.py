@@ -1,0 +1,453 @@
+"""The store: the only code that touches the registry database. It takes and returns
+:class:`~ptmhub.records.ModelRecord` values, never ORM rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .. import licenses
+from ..errors import DatabaseError, UsageError
+from ..ids import parse as parse_id
+from ..records import FIELDS, ModelRecord
+from . import migrate
+from .engine import get_engine, normalize_url, transaction
+from .tables import AliasRow, ModelRow, SyncStateRow, TrustedRepoRow
+
+__all__ = ["Store", "SearchQuery", "SORTS", "open_store"]
+
+models = ModelRow.__table__
+aliases = AliasRow.__table__
+trusted = TrustedRepoRow.__table__
+sync_state_t = SyncStateRow.__table__
+
+SORTS = ("relevance", "downloads", "likes", "parameters", "name", "recent")
+_LIST_FIELDS = ("tags", "datasets", "languages")
+_RECORD_COLUMNS = [f for f in FIELDS if f not in ("aliases",)]
+# Fields that move together when merging: a newer non-null value replaces the whole group.
+_GROUPS = {
+    "parameters": ("parameters", "parameters_source", "parameters_note"),
+    "license": ("license", "license_raw", "license_source"),
+}
+# Kept by the store itself; an upsert never changes them (set_cache_state / touch do).
+_STATE_FIELDS = ("first_seen", "cached", "cache_path", "cache_size_bytes", "last_used")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+def search_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def search_text(record: ModelRecord) -> str:
+    """What full-text search sees: id, owner, name, task, architecture, summary, tags, library."""
+    parts = [record.id, record.owner or "", record.name, record.task or "", record.architecture or "",
+             record.library or "", record.summary or "", " ".join(record.tags), " ".join(record.aliases)]
+    seen: dict[str, None] = {}
+    for word in search_words(" ".join(parts)):
+        seen.setdefault(word, None)
+    return " ".join(seen)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search: full-text words plus filters. ``license`` is an id or a group
+    (``permissive``, ``commercial-ok``, ``copyleft``, ``non-commercial``, ``restricted``, ``none``)."""
+
+    q: str | None = None
+    task: str | None = None
+    license: str | None = None
+    platform: str | None = None
+    framework: str | None = None
+    min_parameters: int | None = None
+    max_parameters: int | None = None
+    fine_tunable: bool | None = None
+    cached: bool | None = None
+    sort: str = "relevance"
+    limit: int = 20
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise UsageError(f"unknown sort {self.sort!r}", hint="one of " + ", ".join(SORTS))
+        if self.limit < 0 or self.offset < 0:
+            raise UsageError("limit and offset must not be negative")
+        if (self.min_parameters is not None and self.max_parameters is not None
+                and self.min_parameters > self.max_parameters):
+            raise UsageError("--min-params is larger than --max-params")
+        if self.platform is not None:
+            from ..ids import PLATFORMS, PREFIXES
+
+            if self.platform not in PLATFORMS and self.platform not in PREFIXES:
+                raise UsageError(f"unknown platform {self.platform!r}", hint="one of " + ", ".join(PLATFORMS))
+
+
+class Store:
+    """A registry database (SQLite file or PostgreSQL), at the code's schema version."""
+
+    def __init__(self, url: str, *, create: bool = True):
+        self.url = normalize_url(url)
+        self.engine = get_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        try:
+            with transaction(self.engine) as conn:
+                rev = migrate.check(conn, self.url)
+                empty = rev is None and not migrate.has_tables(conn)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot open the registry: {str(exc).splitlines()[0]}") from None
+        if rev is None:
+            if not empty:
+                raise migrate.SchemaOutdatedError("the registry has tables but no schema version",
+                                                  hint="it was not created by ptmhub; point --db at another file")
+            if not create:
+                raise DatabaseError("the registry database is empty", hint="run 'ptmhub db upgrade' to create it")
+            migrate.upgrade(self.url)
+
+    def close(self) -> None:
+        pass  # engines are shared per URL and disposed at exit
+
+    # -- conversion ------------------------------------------------------------------------
+    @staticmethod
+    def _to_row(record: ModelRecord, now: dt.datetime) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for name in _RECORD_COLUMNS:
+            value = getattr(record, name)
+            if name in _LIST_FIELDS:
+                value = list(value) or None  # empty = unknown, so a merge keeps known values
+            elif name == "extra":
+                value = dict(value) if value else None
+            row[name] = value
+        row["search_text"] = search_text(record)
+        row["first_seen"] = record.first_seen or now
+        row["updated_at"] = now
+        row["cached"] = bool(record.cached)
+        return row
+
+    @staticmethod
+    def _to_record(row: sa.Row, alias_list: Sequence[str] = ()) -> ModelRecord:
+        data = row._mapping
+        kwargs: dict[str, Any] = {}
+        for name in _RECORD_COLUMNS:
+            value = data[name]
+            if name in _LIST_FIELDS:
+                value = tuple(value or ())
+            elif name == "extra":
+                value = value or {}
+            elif isinstance(value, dt.datetime):
+                value = _aware(value)
+            kwargs[name] = value
+        kwargs["aliases"] = tuple(alias_list)
+        kwargs["cached"] = bool(kwargs["cached"])
+        return ModelRecord(**kwargs)
+
+    def _insert(self):
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert(self, records: Iterable[ModelRecord], *, batch_size: int = 1000) -> int:
+        """Insert or merge records. Idempotent. A ``None`` (or empty) value never overwrites a
+        known one; grouped fields (parameters + source + note, license + raw + source) move
+        together; ``first_seen`` and cache state are kept. Returns the number of records."""
+        total = 0
+        batch: list[ModelRecord] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                total += self._upsert_batch(batch)
+                batch = []
+        if batch:
+            total += self._upsert_batch(batch)
+        return total
+
+    def _upsert_batch(self, batch: list[ModelRecord]) -> int:
+        now = _utcnow()
+        # one row per id (last wins) so a batch never conflicts with itself
+        by_id: dict[str, ModelRecord] = {}
+        for record in batch:
+            if not isinstance(record, ModelRecord):
+                raise UsageError(f"upsert takes ModelRecord values, not {type(record).__name__}")
+            by_id[record.id] = record
+        rows = [self._to_row(r, now) for r in by_id.values()]
+        ins = self._insert()(models)
+        ex = ins.excluded
+        set_: dict[str, Any] = {}
+        grouped = {f: lead for lead, fs in _GROUPS.items() for f in fs}
+        for name in _RECORD_COLUMNS:
+            if name in _STATE_FIELDS or name == "id":
+                continue
+            col = models.c[name]
+            if name in grouped:
+                lead = grouped[name]
+                set_[name] = sa.case((ex[lead].is_not(None), ex[name]), else_=col)
+            elif name in _LIST_FIELDS or name == "extra":
+                set_[name] = sa.case((ex[name].is_(None), col), else_=ex[name])
+            else:
+                set_[name] = sa.func.coalesce(ex[name], col)
+        # a thinner record (no summary) must not drop words the stored one was found by
+        set_["search_text"] = sa.case(
+            (sa.and_(ex.summary.is_(None), models.c.summary.is_not(None)), ex.search_text + " " + models.c.search_text),
+            else_=ex.search_text)
+        set_["updated_at"] = ex.updated_at
+        stmt = ins.on_conflict_do_update(index_elements=[models.c.id], set_=set_)
+        alias_rows = [{"alias": a, "model_id": r.id} for r in by_id.values() for a in r.aliases if a != r.id]
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(stmt, rows)
+            if alias_rows:
+                ains = self._insert()(aliases)
+                conn.execute(ains.on_conflict_do_update(index_elements=[aliases.c.alias],
+                                                        set_={"model_id": ains.excluded.model_id}), alias_rows)
+        return len(rows)
+
+    def add_alias(self, alias: str, model_id: str) -> None:
+        alias_key, target = self._key(alias), self._key(model_id)
+        if alias_key == target:
+            return
+        ins = self._insert()(aliases)
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(ins.on_conflict_do_update(index_elements=[aliases.c.alias],
+                                                   set_={"model_id": ins.excluded.model_id}),
+                         [{"alias": alias_key, "model_id": target}])
+
+    def delete(self, model_id: str) -> bool:
+        with transaction(self.engine, write=True) as conn:
+            key = self._resolve_key(conn, model_id)
+            if key is None:
+                return False
+            conn.execute(aliases.delete().where(aliases.c.model_id == key))
+            return conn.execute(models.delete().where(models.c.id == key)).rowcount > 0
+
+    def set_cache_state(self, model_id: str, *, cached: bool, cache_path: str | None = None,
+                        cache_size_bytes: int | None = None) -> None:
+        values = {"cached": cached, "cache_path": cache_path if cached else None,
+                  "cache_size_bytes": cache_size_bytes if cached else None, "updated_at": _utcnow()}
+        self._update(model_id, values)
+
+    def touch(self, model_id: str) -> None:
+        """Record that a model was just used (``last_used``)."""
+        self._update(model_id, {"last_used": _utcnow()})
+
+    def _update(self, model_id: str, values: dict[str, Any]) -> None:
+        with transaction(self.engine, write=True) as conn:
+            key = self._resolve_key(conn, model_id)
+            if key is None:
+                from ..errors import NotInRegistryError
+
+                raise NotInRegistryError(f"{model_id} is not in the registry", hint=f"run 'ptmhub resolve {model_id}'")
+            conn.execute(models.update().where(models.c.id == key).values(**values))
+
+    # -- reads -------------------------------------------------------------------------------
+    @staticmethod
+    def _key(model_id: str) -> str:
+        return parse_id(model_id).key
+
+    def _resolve_key(self, conn: sa.Connection, model_id: str) -> str | None:
+        key = self._key(model_id)
+        if conn.execute(sa.select(models.c.id).where(models.c.id == key)).first():
+            return key
+        return conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
+
+    def get(self, model_id: str) -> ModelRecord | None:
+        """The record for an ID (any accepted form) or one of its aliases; None if unknown."""
+        with transaction(self.engine) as conn:
+            key = self._resolve_key(conn, model_id)
+            if key is None:
+                return None
+            row = conn.execute(sa.select(models).where(models.c.id == key)).first()
+            alias_list = conn.execute(sa.select(aliases.c.alias).where(aliases.c.model_id == key)
+                                      .order_by(aliases.c.alias)).scalars().all()
+        return self._to_record(row, alias_list) if row else None
+
+    def get_many(self, model_ids: Iterable[str]) -> dict[str, ModelRecord]:
+        out = {}
+        for mid in model_ids:
+            rec = self.get(mid)
+            if rec is not None:
+                out[mid] = rec
+        return out
+
+    def iter_all(self, *, platform: str | None = None, batch_size: int = 1000) -> Iterator[ModelRecord]:
+        """Every record, in id order, read in batches (bounded memory)."""
+        last = ""
+        while True:
+            stmt = sa.select(models).where(models.c.id > last).order_by(models.c.id).limit(batch_size)
+            if platform:
+                stmt = stmt.where(models.c.platform == platform)
+            with transaction(self.engine) as conn:
+                rows = conn.execute(stmt).all()
+            if not rows:
+                return
+            for row in rows:
+                yield self._to_record(row)
+            last = rows[-1]._mapping["id"]
+
+    def _filters(self, query: SearchQuery) -> list[Any]:
+        from ..ids import PREFIXES
+
+        c = models.c
+        where: list[Any] = []
+        if query.platform:
+            where.append(c.platform == PREFIXES.get(query.platform, query.platform))
+        if query.task:
+            where.append(c.task == query.task)
+        if query.license:
+            lic = query.license.lower()
+            if lic in licenses.GROUPS:
+                where.append(c.license.in_(sorted(licenses.ids_in_group(lic))))
+            elif lic in ("none", "unknown"):
+                where.append(c.license.is_(None))
+            else:
+                where.append(c.license == (licenses.normalize(lic) or lic))
+        if query.framework:
+            fw = query.framework.lower()
+            where.append(sa.or_(c.framework == fw, c.library == fw))
+        if query.min_parameters is not None:
+            where.append(c.parameters >= query.min_parameters)
+        if query.max_parameters is not None:
+            where.append(c.parameters <= query.max_parameters)
+        if query.fine_tunable is not None:
+            where.append(c.fine_tunable.is_(query.fine_tunable))
+        if query.cached is not None:
+            where.append(c.cached.is_(query.cached))
+        return where
+
+    def _fts(self, q: str) -> tuple[Any, Any] | None:
+        """(join target / condition, rank expression) for the full-text part, or None."""
+        words = search_words(q)
+        if not words:
+            return None
+        if self.dialect == "sqlite":
+            match = " AND ".join(f'"{w}"*' for w in words)
+            fts = (sa.select(sa.literal_column("rowid").label("rid"), sa.literal_column("rank").label("rank"))
+                   .select_from(sa.table("models_fts"))
+                   .where(sa.text("models_fts MATCH :match").bindparams(match=match))
+                   .subquery("fts"))
+            return fts, fts.c.rank
+        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), " & ".join(f"{w}:*" for w in words))
+        tsv = sa.func.to_tsvector(sa.literal_column("'simple'"), models.c.search_text)
+        return tsv.op("@@")(tsquery), -sa.func.ts_rank(tsv, tsquery)
+
+    def _select(self, query: SearchQuery, columns: Sequence[Any]) -> tuple[sa.Select, Any]:
+        stmt = sa.select(*columns).select_from(models)
+        rank = None
+        if query.q:
+            fts = self._fts(query.q)
+            if fts is None:
+                raise UsageError(f"the search words {query.q!r} contain no letters or digits")
+            target, rank = fts
+            if self.dialect == "sqlite":
+                stmt = stmt.join(target, target.c.rid == models.c.pk)
+            else:
+                stmt = stmt.where(target)
+        for cond in self._filters(query):
+            stmt = stmt.where(cond)
+        return stmt, rank
+
+    def search(self, query: SearchQuery | None = None, /, **kwargs: Any) -> list[ModelRecord]:
+        """Full-text search (``q``) combined with filters; see :class:`SearchQuery`."""
+        query = query or SearchQuery(**kwargs)
+        stmt, rank = self._select(query, [models])
+        c = models.c
+        nulls_last = lambda col: col.desc().nulls_last()  # noqa: E731
+        order = {
+            "downloads": [nulls_last(c.downloads)],
+            "likes": [nulls_last(c.likes)],
+            "parameters": [nulls_last(c.parameters)],
+            "name": [c.name.asc()],
+            "recent": [nulls_last(c.last_modified)],
+        }.get(query.sort)
+        if order is None:  # relevance
+            order = ([rank.asc()] if rank is not None else []) + [nulls_last(c.downloads)]
+        stmt = stmt.order_by(*order, c.id.asc()).limit(query.limit).offset(query.offset)
+        with transaction(self.engine) as conn:
+            rows = conn.execute(stmt).all()
+        return [self._to_record(r) for r in rows]
+
+    def count(self, query: SearchQuery | None = None, /, **kwargs: Any) -> int:
+        query = query or SearchQuery(**kwargs)
+        stmt, _ = self._select(query, [sa.func.count()])
+        with transaction(self.engine) as conn:
+            return int(conn.execute(stmt).scalar() or 0)
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Per-platform figures for ``ptmhub platforms``."""
+        c = models.c
+        stmt = (sa.select(c.platform, sa.func.count().label("models"),
+                          sa.func.count(sa.distinct(c.task)).label("tasks"),
+                          sa.func.count(c.license).label("with_license"),
+                          sa.func.count(c.parameters).label("with_parameters"),
+                          sa.func.sum(sa.case((c.cached.is_(True), 1), else_=0)).label("cached"),
+                          sa.func.sum(sa.case((c.cached.is_(True), c.cache_size_bytes), else_=0)).label("cached_bytes"))
+                .group_by(c.platform).order_by(c.platform))
+        with transaction(self.engine) as conn:
+            rows = [{k: (int(v) if k in ("cached", "cached_bytes") and v is not None else v)
+                     for k, v in r._mapping.items()} for r in conn.execute(stmt)]
+            for row in rows:
+                params = conn.execute(sa.select(c.parameters).where(c.platform == row["platform"],
+                                                                    c.parameters.is_not(None))
+                                      .order_by(c.parameters)).scalars().all()
+                row["median_parameters"] = params[len(params) // 2] if params else None
+        return rows
+
+    # -- trust list (torch.hub repositories whose code may run) -------------------------------
+    def trust_add(self, repo: str) -> None:
+        ins = self._insert()(trusted)
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(ins.on_conflict_do_nothing(index_elements=[trusted.c.repo]),
+                         [{"repo": repo.lower(), "added_at": _utcnow()}])
+
+    def trust_remove(self, repo: str) -> bool:
+        with transaction(self.engine, write=True) as conn:
+            return conn.execute(trusted.delete().where(trusted.c.repo == repo.lower())).rowcount > 0
+
+    def trusted(self) -> list[str]:
+        with transaction(self.engine) as conn:
+            return list(conn.execute(sa.select(trusted.c.repo).order_by(trusted.c.repo)).scalars())
+
+    # -- sync progress -----------------------------------------------------------------------
+    def sync_state(self, source: str) -> dict[str, Any] | None:
+        with transaction(self.engine) as conn:
+            value = conn.execute(sa.select(sync_state_t.c.state).where(sync_state_t.c.source == source)).scalar()
+        return dict(value) if value is not None else None
+
+    def save_sync_state(self, source: str, **fields: Any) -> None:
+        """Store a sync's progress (cursor, counts, done flag); replaces the previous state."""
+        ins = self._insert()(sync_state_t)
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(ins.on_conflict_do_update(index_elements=[sync_state_t.c.source],
+                                                   set_={"state": ins.excluded.state,
+                                                         "updated_at": ins.excluded.updated_at}),
+                         [{"source": source, "state": fields, "updated_at": _utcnow()}])
+
+    def clear_sync_state(self, source: str) -> None:
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(sync_state_t.delete().where(sync_state_t.c.source == source))
+
+    def integrity_check(self) -> str:
+        if self.dialect != "sqlite":
+            return "ok"
+        with transaction(self.engine) as conn:
+            return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
+    """Open the registry at ``url`` (default: settings' database URL), creating it when new."""
+    from .. import settings
+
+    return Store(url or settings.get().database_url, create=create)

@@ -1,0 +1,122 @@
+"""Environment variables and paths: the only module that reads ``os.environ``.
+
+Settings are read once and cached; :func:`reload` re-reads them (tests, and ``--offline`` /
+``--db`` from the CLI, which go through :func:`override`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["Settings", "get", "reload", "override", "set_offline_env"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in _TRUE
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path                 # PTMHUB_HOME, default: the user data dir
+    database_url: str          # PTMHUB_DATABASE_URL, default: sqlite:///<home>/registry.db
+    offline: bool              # PTMHUB_OFFLINE (also true when HF_HUB_OFFLINE is set)
+    tfhub_endpoint: str        # PTMHUB_TFHUB_ENDPOINT, default https://tfhub.dev
+    github_endpoint: str       # PTMHUB_GITHUB_ENDPOINT, default https://github.com
+    hf_endpoint: str           # HF_ENDPOINT (huggingface_hub reads it too)
+    hf_token: str | None       # HF_TOKEN; never stored, logged or printed
+    hf_home: Path              # HF_HOME
+    hf_hub_cache: Path         # HF_HUB_CACHE
+    torch_home: Path           # TORCH_HOME
+    tfhub_cache_dir: Path      # TFHUB_CACHE_DIR
+    kagglehub_cache: Path      # KAGGLEHUB_CACHE
+    http_timeout: float        # PTMHUB_HTTP_TIMEOUT (seconds per request)
+    max_retries: int           # PTMHUB_MAX_RETRIES
+    max_wait: float            # PTMHUB_MAX_WAIT: total seconds we sleep for backoff per call
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        if env.get("PTMHUB_HOME"):
+            home = Path(env["PTMHUB_HOME"]).expanduser()
+        else:
+            from platformdirs import user_data_dir
+
+            home = Path(user_data_dir("ptmhub", appauthor=False))
+        cache_home = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        hf_home = _path("HF_HOME", cache_home / "huggingface")
+        hf_hub_cache = _path("HF_HUB_CACHE", _path("HUGGINGFACE_HUB_CACHE", hf_home / "hub"))
+        torch_home = _path("TORCH_HOME", cache_home / "torch")  # torch.hub's own default
+        # tensorflow_hub's default is <tmp>/tfhub_modules
+        tfhub_cache = _path("TFHUB_CACHE_DIR", Path(tempfile.gettempdir()) / "tfhub_modules")
+        return cls(
+            home=home,
+            database_url=env.get("PTMHUB_DATABASE_URL") or f"sqlite:///{home / 'registry.db'}",
+            offline=_flag("PTMHUB_OFFLINE") or _flag("HF_HUB_OFFLINE"),
+            tfhub_endpoint=(env.get("PTMHUB_TFHUB_ENDPOINT") or "https://tfhub.dev").rstrip("/"),
+            github_endpoint=(env.get("PTMHUB_GITHUB_ENDPOINT") or "https://github.com").rstrip("/"),
+            hf_endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
+            hf_token=env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or None,
+            hf_home=hf_home,
+            hf_hub_cache=hf_hub_cache,
+            torch_home=torch_home,
+            tfhub_cache_dir=tfhub_cache,
+            kagglehub_cache=_path("KAGGLEHUB_CACHE", cache_home / "kagglehub"),
+            http_timeout=float(env.get("PTMHUB_HTTP_TIMEOUT") or 10.0),
+            max_retries=int(env.get("PTMHUB_MAX_RETRIES") or 4),
+            max_wait=float(env.get("PTMHUB_MAX_WAIT") or 60.0),
+        )
+
+
+_current: Settings | None = None
+
+
+def get() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def reload() -> Settings:
+    global _current
+    _current = None
+    return get()
+
+
+def override(**changes: object) -> Settings:
+    """Replace some settings for this process (the CLI's ``--db`` and ``--offline``)."""
+    global _current
+    _current = replace(get(), **changes)  # type: ignore[arg-type]
+    if changes.get("offline"):
+        set_offline_env()
+    return _current
+
+
+def database_url_from(value: str) -> str:
+    """``--db`` takes a URL or a path to a SQLite file."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def set_offline_env() -> None:
+    """Turn on the native libraries' own offline switches, before they are imported."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[name] = "1"
+    os.environ["PTMHUB_OFFLINE"] = "1"
+
+
+def setdefault_env(name: str, value: str) -> None:
+    """Set an env var a native library reads (e.g. TF_USE_LEGACY_KERAS) unless the user did."""
+    os.environ.setdefault(name, value)
