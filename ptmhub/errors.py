@@ -113,6 +113,12 @@ class UnsafeArchiveError(PtmhubError, ValueError):
     exit_code = 7
 
 
+class CorruptArchiveError(PtmhubError, ValueError):
+    """An archive that cannot be read to its end (truncated download, wrong format)."""
+
+    exit_code = 7
+
+
 class IntegrityError(PtmhubError, ValueError):
     """A file whose hash or size differs from what the hub published."""
 

@@ -245,7 +245,9 @@ def _parse_torchhub(raw: str, body: str) -> ModelId:
     if len(parts) != 2:
         raise _fail(raw, "a torchhub ID is OWNER/REPO[:REF]/ENTRYPOINT (the repository has two parts)",
                     "e.g. torchhub:pytorch/vision:v0.10.0/resnet18")
-    if not entrypoint or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", entrypoint):
+    # torch.hub looks entrypoints up with getattr, so hubconf files that fill globals() use
+    # dotted names too (fairseq's 'transformer.wmt19.en-de.single_model').
+    if not entrypoint or not re.match(r"^[A-Za-z_][A-Za-z0-9_.\-]*$", entrypoint):
         raise _fail(raw, f"the entrypoint {entrypoint!r} is not a Python function name")
     return ModelId("torchhub", "/".join(parts), revision=revision, entrypoint=entrypoint, variant=variant)
 

@@ -28,6 +28,7 @@ def _config(conn: sa.Connection):
     cfg = Config(str(loc / "alembic.ini"))
     cfg.set_main_option("script_location", str(loc))
     cfg.set_main_option("version_locations", str(loc / "versions"))
+    cfg.set_main_option("path_separator", "os")
     cfg.attributes["connection"] = conn
     return cfg
 
@@ -73,6 +74,7 @@ def head() -> str:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(loc))
+    cfg.set_main_option("path_separator", "os")
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 

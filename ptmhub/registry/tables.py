@@ -42,9 +42,9 @@ class ModelRow(Base):
     fine_tunable: Mapped[bool | None] = mapped_column(Boolean)
     downloads: Mapped[int | None] = mapped_column(BigInteger, index=True)
     likes: Mapped[int | None] = mapped_column(BigInteger)
-    tags: Mapped[Any] = mapped_column(JsonType)
-    datasets: Mapped[Any] = mapped_column(JsonType)
-    languages: Mapped[Any] = mapped_column(JsonType)
+    tags: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    datasets: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    languages: Mapped[Any] = mapped_column(JsonType, nullable=True)
     architecture: Mapped[str | None] = mapped_column(String(128), index=True)
     revision: Mapped[str | None] = mapped_column(String(256))
     version: Mapped[str | None] = mapped_column(String(64))
@@ -53,7 +53,7 @@ class ModelRow(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     gated: Mapped[bool | None] = mapped_column(Boolean)
     last_modified: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    extra: Mapped[Any] = mapped_column(JsonType)
+    extra: Mapped[Any] = mapped_column(JsonType, nullable=True)
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -84,7 +84,7 @@ class SyncStateRow(Base):
     __tablename__ = "sync_state"
 
     source: Mapped[str] = mapped_column(String(512), primary_key=True)
-    state: Mapped[Any] = mapped_column(JsonType)
+    state: Mapped[Any] = mapped_column(JsonType, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 

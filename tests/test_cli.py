@@ -1,0 +1,178 @@
+"""The CLI: every command through click's runner, errors as one line with no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from ptmhub.cli import cli, main
+from ptmhub.records import ModelRecord
+from ptmhub.registry import open_store
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "reg.db"
+    store = open_store(f"sqlite:///{path}")
+    store.upsert([
+        ModelRecord(id="hf:google-bert/bert-base-uncased", platform="huggingface", name="bert-base-uncased",
+                    owner="google-bert", task="fill-mask", parameters=110_106_428, parameters_source="api",
+                    license="apache-2.0", library="transformers", downloads=72_376_843, tags=("bert",),
+                    aliases=("hf:bert-base-uncased",)),
+        ModelRecord(id="torchhub:pytorch/vision/resnet50", platform="torchhub", name="resnet50", owner="pytorch",
+                    task="image-classification", parameters=25_557_032, parameters_source="catalog",
+                    library="torchvision", framework="pytorch"),
+        ModelRecord(id="tfhub:google/nnlm-en-dim128/2", platform="tfhub", name="nnlm-en-dim128/2", owner="google",
+                    task="text-embedding", format="saved_model_2", fine_tunable=True, license="apache-2.0"),
+    ])
+    return str(path)
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "search" in out and "resolve" in out
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("ptmhub ")
+
+
+def test_search_table_and_json(db, capsys):
+    code, out, _ = run(["--db", db, "search", "bert"], capsys)
+    assert code == 0 and "hf:google-bert/bert-base-uncased" in out and "110M" in out
+    code, out, _ = run(["--db", db, "search", "bert", "--json"], capsys)
+    data = json.loads(out)
+    assert isinstance(data, list) and data[0]["parameters"] == 110_106_428
+    assert set(ModelRecord.__dataclass_fields__) <= set(data[0])
+    code, out, _ = run(["--db", db, "search", "--task", "image-classification", "--max-params", "30M", "--json"], capsys)
+    assert [r["id"] for r in json.loads(out)] == ["torchhub:pytorch/vision/resnet50"]
+    code, out, _ = run(["--db", db, "search", "--license", "permissive", "--platform", "tfhub", "--csv"], capsys)
+    assert out.splitlines()[0].startswith("id,platform,name") and "tfhub:google/nnlm-en-dim128/2" in out
+    code, out, err = run(["--db", db, "search", "nothingmatches"], capsys)
+    assert code == 0 and "no models found" in err
+
+
+def test_show(db, capsys):
+    code, out, _ = run(["--db", db, "show", "bert-base-uncased"], capsys)
+    assert code == 0 and "110M (110,106,428)" in out and "apache-2.0" in out
+    code, out, _ = run(["--db", db, "show", "hf:bert-base-uncased", "--json"], capsys)
+    data = json.loads(out)
+    assert isinstance(data, dict) and data["id"] == "hf:google-bert/bert-base-uncased"
+
+
+def test_show_offline_miss(db, capsys):
+    code, _, err = run(["--db", db, "--offline", "show", "hf:nobody/nothing"], capsys)
+    assert code != 0 and err.startswith("error: ") and "ptmhub resolve" in err and err.count("\n") == 1
+
+
+def test_ls(db, capsys):
+    code, out, _ = run(["--db", db, "ls", "--json"], capsys)
+    assert [r["id"] for r in json.loads(out)] == ["hf:google-bert/bert-base-uncased", "tfhub:google/nnlm-en-dim128/2",
+                                                  "torchhub:pytorch/vision/resnet50"]
+    code, out, _ = run(["--db", db, "ls", "--platform", "torchhub"], capsys)
+    assert "resnet50" in out and "bert" not in out
+
+
+def test_db_commands(tmp_path, capsys):
+    path = str(tmp_path / "new.db")
+    code, out, _ = run(["--db", path, "db", "upgrade"], capsys)
+    assert code == 0 and "(empty) -> 0001" in out
+    code, out, _ = run(["--db", path, "db", "upgrade"], capsys)
+    assert "already at schema 0001" in out
+    code, out, _ = run(["--db", path, "db", "current"], capsys)
+    assert out.startswith("0001") and "up to date" in out
+
+
+def test_trust_commands(db, capsys):
+    code, out, _ = run(["--db", db, "trust", "add", "Pytorch/Vision"], capsys)
+    assert code == 0 and "pytorch/vision" in out
+    code, out, _ = run(["--db", db, "trust", "ls", "--json"], capsys)
+    assert {"repo": "pytorch/vision", "source": "registry"} in json.loads(out)
+    code, out, _ = run(["--db", db, "trust", "rm", "pytorch/vision"], capsys)
+    assert code == 0
+    code, _, err = run(["--db", db, "trust", "rm", "pytorch/vision"], capsys)
+    assert code != 0 and "not in the trust list" in err
+    code, _, err = run(["--db", db, "trust", "add", "../../etc"], capsys)
+    assert code != 0 and err.startswith("error: ")
+
+
+BAD_IDS = ["", "hf:../x", "/etc/passwd", "a\\b", "hf:a\x01b", "x" * 600, "zz:foo/bar", "a//b", "hf:a/b/c",
+           "tfhub:google/nnlm", "kaggle:x", "torchhub:pytorch/vision", "a/b/c/d"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=[repr(b)[:20] for b in BAD_IDS])
+@pytest.mark.parametrize("command", ["show", "resolve", "pull"])
+def test_malformed_ids_one_line_no_traceback(db, capsys, command, bad):
+    code, out, err = run(["--db", db, command, bad], capsys)
+    assert code == 2
+    assert err.startswith("error: invalid model ID") or err.startswith("error: cannot tell")
+    assert err.count("\n") == 1 and "Traceback" not in err and out == ""
+
+
+def test_usage_errors(db, capsys):
+    code, _, err = run(["--db", db, "search", "--max-params", "lots"], capsys)
+    assert code == 2 and "110M" in err and err.count("\n") == 1
+    code, _, err = run(["--db", db, "search", "--platform", "modelzoo"], capsys)
+    assert code == 2 and "unknown platform" in err
+    code, _, err = run(["--db", db, "search", "--sort", "nope"], capsys)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_outdated_registry_names_upgrade(tmp_path, capsys):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    open_store(f"sqlite:///{path}")
+    from ptmhub.registry import engine
+
+    engine.dispose_all()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE alembic_version SET version_num='0000'")
+    con.commit()
+    con.close()
+    code, _, err = run(["--db", str(path), "search", "bert"], capsys)
+    assert code != 0 and "db upgrade" in err and err.count("\n") == 1
+
+
+def test_db_path_is_a_folder(tmp_path, capsys):
+    code, _, err = run(["--db", str(tmp_path), "ls"], capsys)
+    assert code == 2 and "is a folder" in err
+
+
+def test_runner_every_command_has_help():
+    runner = CliRunner()
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            result = runner.invoke(cli, [*prefix, name, "--help"])
+            assert result.exit_code == 0, (prefix, name, result.output)
+            if hasattr(command, "commands"):
+                walk(command, [*prefix, name])
+
+    walk(cli, [])
+
+
+def test_real_process_error_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ptmhub", "--db", str(tmp_path / "r.db"), "show", "hf:../../etc"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_help_imports_no_heavy_modules():
+    code = ("import sys, runpy; sys.argv=['ptmhub','--help']\n"
+            "try:\n    runpy.run_module('ptmhub', run_name='__main__')\nexcept SystemExit: pass\n"
+            "heavy=[m for m in ('sqlalchemy','torch','tensorflow','transformers','huggingface_hub','alembic','rich')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    for args in (["--help"], ["--version"]):
+        proc = subprocess.run([sys.executable, "-c", code.replace("'--help'", repr(args[0]))],
+                              capture_output=True, text=True, timeout=60)
+        assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr

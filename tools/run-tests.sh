@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: starts a private PostgreSQL on 127.0.0.1 (own data folder and port),
+# runs pytest on SQLite and PostgreSQL, and stops the server whatever happens.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+PG_DIR=${PG_DIR:-$PWD/.pg}
+PG_PORT=${PG_PORT:-$((54000 + RANDOM % 900))}
+
+rm -rf "$PG_DIR"
+if url=$(tools/postgres.sh start "$PG_DIR" "$PG_PORT"); then
+  export PTMHUB_TEST_POSTGRES_URL="$url"
+  trap 'tools/postgres.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
+  echo "PostgreSQL for the tests: $url"
+else
+  echo "PostgreSQL could not be started: the PostgreSQL tests will skip (and fail under CI=true)" >&2
+fi
+"$PY" -m pytest "$@"
+rc=$?
+[ "$rc" = 5 ] && { echo "no tests were collected" >&2; rc=1; }
+exit "$rc"
