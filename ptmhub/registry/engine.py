@@ -61,10 +61,8 @@ def _create(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys=ON")
-            try:
-                cur.execute("PRAGMA journal_mode=WAL")
-            except Exception:  # read-only media: keep the default journal
-                pass
+            # WAL is set once, when the registry is created (it persists in the file), so that
+            # merely reading a shipped registry never rewrites it.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 

@@ -118,6 +118,8 @@ class Store:
                                                   hint="it was not created by ptmhub; point --db at another file")
             if not create:
                 raise DatabaseError("the registry database is empty", hint="run 'ptmhub db upgrade' to create it")
+            if self.dialect == "sqlite":
+                self._sqlite_pragma("PRAGMA journal_mode=WAL")
             migrate.upgrade(self.url)
 
     def close(self) -> None:
@@ -438,6 +440,21 @@ class Store:
     def clear_sync_state(self, source: str) -> None:
         with transaction(self.engine, write=True) as conn:
             conn.execute(sync_state_t.delete().where(sync_state_t.c.source == source))
+
+    def vacuum(self) -> None:
+        """Compact a SQLite registry into a single file (WAL checkpointed), e.g. before shipping it."""
+        if self.dialect != "sqlite":
+            return
+        for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA journal_mode=DELETE"):
+            self._sqlite_pragma(statement)
+
+    def _sqlite_pragma(self, statement: str) -> None:
+        """Run a statement outside any transaction (journal mode, VACUUM)."""
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute(statement).fetchall()
+        finally:
+            raw.close()
 
     def integrity_check(self) -> str:
         if self.dialect != "sqlite":
