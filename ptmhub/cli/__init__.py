@@ -44,14 +44,19 @@ def cli() -> None:
     TF Hub / Kaggle Models and PyTorch Hub, through one local registry."""
 
 
-from . import db as _db  # noqa: E402
-from . import hubcmds as _hubcmds  # noqa: E402
-from . import models as _models  # noqa: E402
-from . import sync as _sync  # noqa: E402
+# One module per command group; each exposes COMMANDS. A new group is one name here.
+COMMAND_MODULES = ("models", "sync", "hubcmds", "db")
 
-for _module in (_models, _sync, _hubcmds, _db):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        for command in importlib.import_module(f"{__name__}.{name}").COMMANDS:
+            cli.add_command(command)
+
+
+_register()
 
 
 def main(argv: list[str] | None = None) -> None:
