@@ -146,3 +146,9 @@ class MissingDependencyError(PtmhubError, ImportError):
             hint=f"pip install 'ptmhub[{extra}]'",
         )
         self.package = package
+
+
+class RepoDependencyError(PtmhubError, ImportError):
+    """A torch.hub repository whose ``dependencies`` (or imports) are not installed."""
+
+    exit_code = 9
