@@ -14,7 +14,7 @@ def sync() -> None:
     """Import a whole catalog into the registry (idempotent; safe to re-run)."""
 
 
-def _run(source: str, as_json: bool, **options) -> None:
+def _run(source: str, as_json: bool, /, **options) -> None:
     from .. import api
 
     start = time.perf_counter()
