@@ -4,6 +4,7 @@ PostgreSQL, and the shared real-data folder."""
 from __future__ import annotations
 
 import ipaddress
+import sqlite3  # noqa: F401  load Python's SQLite (with FTS5) before TensorFlow's copy
 import os
 import socket
 from pathlib import Path
@@ -75,7 +76,7 @@ def _loopback_only():
 _ENV_VARS = (
     "PTMHUB_HOME", "PTMHUB_DATABASE_URL", "PTMHUB_OFFLINE", "PTMHUB_TFHUB_ENDPOINT", "PTMHUB_GITHUB_ENDPOINT",
     "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
-    "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TORCH_HOME", "TFHUB_CACHE_DIR", "KAGGLEHUB_CACHE", "XDG_CACHE_HOME",
+    "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TF_USE_LEGACY_KERAS", "TORCH_HOME", "TFHUB_CACHE_DIR", "KAGGLEHUB_CACHE", "XDG_CACHE_HOME",
 )
 
 

@@ -4,6 +4,7 @@ IMMEDIATE`` for write transactions (so concurrent writers queue instead of faili
 
 from __future__ import annotations
 
+import sqlite3  # noqa: F401  before any framework: TensorFlow ships its own SQLite without FTS5
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager

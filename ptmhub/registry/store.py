@@ -210,12 +210,31 @@ class Store:
         stmt = ins.on_conflict_do_update(index_elements=[models.c.id], set_=set_)
         alias_rows = [{"alias": a, "model_id": r.id} for r in by_id.values() for a in r.aliases if a != r.id]
         with transaction(self.engine, write=True) as conn:
+            self._merge_extra(conn, rows)
             conn.execute(stmt, rows)
             if alias_rows:
                 ains = self._insert()(aliases)
                 conn.execute(ains.on_conflict_do_update(index_elements=[aliases.c.alias],
                                                         set_={"model_id": ains.excluded.model_id}), alias_rows)
         return len(rows)
+
+    def _merge_extra(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """``extra`` merges key by key: a record that knows some per-hub facts (a sync page) does
+        not wipe others (a resolve's file list). Done here, inside the write transaction, so
+        SQLite and PostgreSQL merge identically."""
+        with_extra = {row["id"]: row for row in rows if row["extra"]}
+        if not with_extra:
+            return
+        ids = list(with_extra)
+        for start in range(0, len(ids), 500):
+            stmt = sa.select(models.c.id, models.c.extra).where(models.c.id.in_(ids[start:start + 500]),
+                                                                  models.c.extra.is_not(None))
+            if self.dialect == "postgresql":
+                stmt = stmt.with_for_update()
+            for model_id, old in conn.execute(stmt):
+                if old:
+                    row = with_extra[model_id]
+                    row["extra"] = {**old, **row["extra"]}
 
     def add_alias(self, alias: str, model_id: str) -> None:
         alias_key, target = self._key(alias), self._key(model_id)
