@@ -15,6 +15,7 @@ from .errors import NotInRegistryError, OfflineError, PtmhubError
 from .ids import ModelId, parse
 
 if TYPE_CHECKING:
+    from .comparison import Comparison
     from .hubs.base import Loaded, PullResult, SyncReport
     from .records import ModelRecord
     from .registry.store import Store
@@ -107,7 +108,7 @@ def search(q: str | None = None, *, task: str | None = None, license: str | None
     return get_store(store).search(query)
 
 
-def sync(source: str, *, store: Store | str | None = None, progress: Callable[[int], None] | None = None,
+def sync(source: str, /, *, store: Store | str | None = None, progress: Callable[[int], None] | None = None,
          **options: Any) -> SyncReport:
     """Import a whole catalog (``hf``, ``tfhub``, ``torchhub``, ``torchvision``, ``timm``)."""
     from .hubs.base import sync_source
@@ -148,9 +149,12 @@ def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store |
     return loaded
 
 
-def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offline: bool | None = None) -> list[ModelRecord]:
-    """The records of several models, in the order given (full comparison lands with issue 7)."""
-    return [show(m, store=store, offline=offline) for m in model_ids]
+def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offline: bool | None = None) -> Comparison:
+    """Several models side by side: one row per fact, each value with its source, differing rows
+    flagged (see :mod:`ptmhub.comparison`; ``comparison.same_as`` finds cross-hub equivalents)."""
+    from .comparison import compare as _compare
+
+    return _compare(model_ids, store=store, offline=offline)
 
 
 def load_for_finetune(model_id: str, **kwargs: Any) -> Any:
