@@ -55,7 +55,12 @@ def _backend(mid: ModelId):
     return backend_for(mid.platform)
 
 
-def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None) -> ModelRecord:
+def _trust_kwargs(mid: ModelId, trust: bool) -> dict[str, Any]:
+    return {"trust": True} if trust and mid.platform == "torchhub" else {}
+
+
+def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None,
+            trust: bool = False) -> ModelRecord:
     """Ask the model's hub about it and upsert the answer into the registry.
 
     Raises:
@@ -68,7 +73,7 @@ def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Stor
         raise OfflineError(f"offline mode is on: cannot ask the hub about {mid}",
                            hint=f"use 'ptmhub show {mid}' to read the registry", model_id=str(mid))
     backend = _backend(mid)
-    record = backend.resolve(mid)
+    record = backend.resolve(mid, **_trust_kwargs(mid, trust))
     extra_aliases = tuple(a for a in backend.aliases_for(mid, record) if a not in record.aliases)
     now = dt.datetime.now(dt.timezone.utc)
     record = record.replace(aliases=record.aliases + extra_aliases, resolved_at=record.resolved_at or now)
@@ -118,13 +123,13 @@ def sync(source: str, /, *, store: Store | str | None = None, progress: Callable
 
 
 def pull(model_id: str | ModelId, *, store: Store | str | None = None,
-         progress: Callable[[int], None] | None = None) -> PullResult:
+         progress: Callable[[int], None] | None = None, trust: bool = False) -> PullResult:
     """Download a model into its hub's own cache and record it in the registry."""
     mid = parse(model_id)
     if settings.get().offline:
         raise OfflineError(f"offline mode is on: cannot pull {mid}", hint="drop --offline / PTMHUB_OFFLINE to download",
                            model_id=str(mid))
-    result = _backend(mid).pull(mid, progress=progress)
+    result = _backend(mid).pull(mid, progress=progress, **_trust_kwargs(mid, trust))
     st = get_store(store)
     st.upsert([result.record])
     size = result.record.cache_size_bytes if result.record.cache_size_bytes is not None else None
@@ -134,13 +139,13 @@ def pull(model_id: str | ModelId, *, store: Store | str | None = None,
 
 
 def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None,
-         **kwargs: Any) -> Loaded:
+         trust: bool = False, **kwargs: Any) -> Loaded:
     """Load a model (and its preprocessor) from its hub's native cache."""
     mid = parse(model_id)
     _offline(offline)
     st = get_store(store)
     record = st.get(mid.key)
-    loaded = _backend(mid).load(mid, record, **kwargs)
+    loaded = _backend(mid).load(mid, record, **_trust_kwargs(mid, trust), **kwargs)
     if record is not None:
         try:
             st.touch(record.id)
@@ -162,37 +167,34 @@ def load_for_finetune(model_id: str, **kwargs: Any) -> Any:
     raise NotImplementedError("load_for_finetune is not available yet")
 
 
-def _repo(repo: str) -> str:
-    from .errors import InvalidIdError
-
-    parts = repo.strip().split("/")
-    if len(parts) != 2 or not all(parts):
-        raise InvalidIdError(f"invalid repository {repo!r}", hint="write it as OWNER/REPO, e.g. pytorch/vision")
-    mid = parse(f"torchhub:{repo}/x")  # validates both parts like any ID
-    return mid.path.lower()
-
 
 def trust(repo: str, *, store: Store | str | None = None) -> str:
-    """Allow ptmhub to import ``OWNER/REPO``'s hubconf.py. Returns the normalized name."""
-    name = _repo(repo)
-    get_store(store).trust_add(name)
-    return name
+    """Allow ptmhub to import ``OWNER/REPO``'s (or every ``OWNER/*``) hubconf.py. Returns the
+    normalized entry."""
+    from .hubs.torchhub import trust_add
+
+    return trust_add(repo, store=get_store(store))
 
 
 def untrust(repo: str, *, store: Store | str | None = None) -> str:
+    """Stop trusting a repository (registry list and torch.hub's trusted_list)."""
     from .errors import UsageError
+    from .hubs.torchhub import trust_remove
 
-    name = _repo(repo)
-    if not get_store(store).trust_remove(name):
-        raise UsageError(f"{name} was not in the trust list", hint="see 'ptmhub trust ls'")
-    return name
+    if not trust_remove(repo, store=get_store(store)):
+        raise UsageError(f"{repo} was not in the trust list", hint="see 'ptmhub trust ls'")
+    return repo.lower()
 
 
 def trusted(*, store: Store | str | None = None) -> list[dict[str, str]]:
-    """Trusted repositories: the registry's list, plus torch.hub's own trusted owners when known."""
-    rows = [{"repo": r, "source": "registry"} for r in get_store(store).trusted()]
-    try:
-        from .hubs.torchhub import builtin_trusted
-    except ImportError:
-        return rows
-    return rows + [{"repo": r, "source": src} for r, src in builtin_trusted()]
+    """Trusted repositories: the registry's list, torch.hub's trusted_list and trusted owners."""
+    from .hubs.torchhub import trusted_repos
+
+    return trusted_repos(store=get_store(store))
+
+
+def entrypoints(repo_or_id: str, *, trust: bool = False, store: Store | str | None = None) -> list[dict[str, Any]]:
+    """A torch.hub repository's entrypoints with their docstrings (static reading when untrusted)."""
+    from .hubs.torchhub import list_entrypoints
+
+    return list_entrypoints(repo_or_id, trust=trust, store=get_store(store))

@@ -176,3 +176,10 @@ def test_help_imports_no_heavy_modules():
         proc = subprocess.run([sys.executable, "-c", code.replace("'--help'", repr(args[0]))],
                               capture_output=True, text=True, timeout=60)
         assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_entrypoints_of_installed_torchvision(db, capsys):
+    pytest.importorskip("torchvision")
+    code, out, _ = run(["--db", db, "entrypoints", "pytorch/vision", "--json"], capsys)
+    names = {row["name"] for row in json.loads(out)}
+    assert code == 0 and {"resnet18", "resnet50", "mobilenet_v2", "vgg16"} <= names

@@ -7,16 +7,21 @@ import click
 from .output import echo_json, json_option, print_record
 
 
+trust_option = click.option("--trust", is_flag=True,
+                            help="torch.hub only: run this repository's hubconf.py even though it is not in the trust list.")
+
+
 @click.command()
 @click.argument("model_id", metavar="ID")
+@trust_option
 @json_option
-def pull(model_id: str, as_json: bool) -> None:
+def pull(model_id: str, trust: bool, as_json: bool) -> None:
     """Download a model into its hub's own cache (HF_HOME, TORCH_HOME, TFHUB_CACHE_DIR, KAGGLEHUB_CACHE)."""
     from .. import api
     from ..ids import parse
 
     mid = parse(model_id)
-    result = api.pull(mid)
+    result = api.pull(mid, trust=trust)
     if as_json:
         echo_json({**result.record.to_dict(), "path": result.path, "bytes_downloaded": result.bytes_downloaded})
         return
@@ -25,12 +30,13 @@ def pull(model_id: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("model_id", metavar="ID")
+@trust_option
 @json_option
-def load(model_id: str, as_json: bool) -> None:
+def load(model_id: str, trust: bool, as_json: bool) -> None:
     """Load a model from the native cache (works offline) and describe what was loaded."""
     from .. import api
 
-    loaded = api.load(model_id)
+    loaded = api.load(model_id, trust=trust)
     info = {"id": str(model_id), "framework": loaded.framework, "model": type(loaded.model).__name__,
             "preprocess": type(loaded.preprocess).__name__ if loaded.preprocess is not None else None}
     if as_json:
@@ -48,7 +54,7 @@ def trust() -> None:
 @trust.command(name="add")
 @click.argument("repo", metavar="OWNER/REPO")
 def trust_add(repo: str) -> None:
-    """Trust OWNER/REPO: its hubconf.py may be imported."""
+    """Trust OWNER/REPO (or every repository of OWNER/*): its hubconf.py may be imported."""
     from .. import api
 
     click.echo(f"trusted {api.trust(repo)}")
@@ -78,4 +84,21 @@ def trust_ls(as_json: bool) -> None:
         click.echo(f"{row['repo']}\t{row['source']}")
 
 
-COMMANDS = [pull, load, trust]
+@click.command()
+@click.argument("repo", metavar="OWNER/REPO[:REF]")
+@trust_option
+@json_option
+def entrypoints(repo: str, trust: bool, as_json: bool) -> None:
+    """List a torch.hub repository's entrypoints (read statically, without running it, unless trusted)."""
+    from .. import api
+
+    rows = api.entrypoints(repo, trust=trust)
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        first = (row.get("doc") or "").strip().splitlines()
+        click.echo(f"{row['name']}\t{first[0] if first else ''}")
+
+
+COMMANDS = [pull, load, trust, entrypoints]

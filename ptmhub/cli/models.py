@@ -9,14 +9,15 @@ from .output import format_options, json_option, parse_count, print_record, prin
 
 @click.command()
 @click.argument("model_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--trust", is_flag=True, help="torch.hub only: allow running the repository's hubconf.py.")
 @json_option
-def resolve(model_ids: tuple[str, ...], as_json: bool) -> None:
+def resolve(model_ids: tuple[str, ...], trust: bool, as_json: bool) -> None:
     """Ask each model's hub about it and store the answer in the registry."""
     from .. import api
     from ..ids import parse
 
     ids = [parse(m) for m in model_ids]  # reject bad input before any network call
-    records = [api.resolve(m) for m in ids]
+    records = [api.resolve(m, trust=trust) for m in ids]
     if as_json:
         from .output import echo_json
 
