@@ -44,7 +44,7 @@ def echo_json(data: Any) -> None:
 def _console():
     from rich.console import Console
 
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
 
 LIST_COLUMNS: Sequence[tuple[str, Callable[[ModelRecord], str]]] = (
@@ -126,7 +126,7 @@ def print_record(record: ModelRecord, *, as_json: bool = False) -> None:
         table.add_row(key, shown)
     for key, value in (record.extra or {}).items():
         text = _fmt(value)
-        table.add_row(f"extra.{key}", text if len(text) < 400 else text[:397] + "...")
+        table.add_row(f"extra.{key}", text if len(text) <= 160 else text[:157] + "...")
     _console().print(table)
 
 

@@ -326,7 +326,10 @@ class Store:
         if query.platform:
             where.append(c.platform == PREFIXES.get(query.platform, query.platform))
         if query.task:
-            where.append(c.task == query.task)
+            # records carry HF pipeline tags; TF Hub's own task names are accepted too
+            from ..catalogs.tfhub import TASK_TO_PIPELINE
+
+            where.append(c.task.in_(sorted({query.task, TASK_TO_PIPELINE.get(query.task, query.task)})))
         if query.license:
             lic = query.license.lower()
             if lic in licenses.GROUPS:
@@ -393,8 +396,15 @@ class Store:
             "name": [c.name.asc()],
             "recent": [nulls_last(c.last_modified)],
         }.get(query.sort)
-        if order is None:  # relevance
-            order = ([rank.asc()] if rank is not None else []) + [nulls_last(c.downloads)]
+        if order is None:
+            # relevance: models whose name starts with (then contains) the first word, then
+            # popularity, then the full-text rank
+            order = [nulls_last(c.downloads)]
+            if rank is not None:
+                order.append(rank.asc())
+                words = search_words(query.q or "")
+                name = sa.func.lower(c.name)
+                order.insert(0, sa.case((name.like(f"{words[0]}%"), 0), (name.like(f"%{words[0]}%"), 1), else_=2))
         stmt = stmt.order_by(*order, c.id.asc()).limit(query.limit).offset(query.offset)
         with transaction(self.engine) as conn:
             rows = conn.execute(stmt).all()
