@@ -45,6 +45,7 @@ from ..errors import (
     UsageError,
 )
 from ..ids import ModelId
+from ..ids import parse as parse_id
 from ..records import ModelRecord
 from . import safetensors_remote as st
 from .base import Backend, Loaded, PullResult, SyncReport
@@ -406,14 +407,32 @@ def record_from_info(info: Any, *, requested: ModelId | None = None) -> ModelRec
     No network: parameters are taken from the API's ``safetensors`` field only (when its
     total equals the per-dtype sum); :meth:`HuggingFaceBackend.resolve` does the rest.
     ``info`` may also be the API's JSON body as a dict.
-    """
-    if isinstance(info, Mapping):
-        _hf()
-        from huggingface_hub.hf_api import ModelInfo
 
-        info = ModelInfo(**{"siblings": None, **info})
+    Raises:
+        MalformedResponseError: the body does not have the shape the Hub API documents (the
+            repo id is invalid, or a field has the wrong type).
+    """
+    try:
+        if isinstance(info, Mapping):
+            _hf()
+            from huggingface_hub.hf_api import ModelInfo
+
+            info = ModelInfo(**{"siblings": None, **info})
+        return _record_from_info(info, requested=requested)
+    except PtmhubError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        shown = requested or (info.get("id") if isinstance(info, Mapping) else getattr(info, "id", "?"))
+        raise MalformedResponseError(
+            f"the Hub's answer for {str(shown)[:100]!r} has an unexpected shape ({type(exc).__name__})",
+            hint="retry later; if it persists the Hub API changed: please report it") from None
+
+
+def _record_from_info(info: Any, *, requested: ModelId | None = None) -> ModelRecord:
     repo_id = str(info.id)
-    mid = ModelId(PLATFORM, repo_id)
+    mid = parse_id(f"hf:{repo_id}")
+    if mid.revision is not None:
+        raise MalformedResponseError(f"the Hub answered with an invalid repo id {repo_id[:100]!r}")
     tags = [str(t) for t in (info.tags or [])]
     card = _card(info)
     siblings = info.siblings or []
