@@ -45,7 +45,7 @@ def cli() -> None:
 
 
 # One module per command group; each exposes COMMANDS. A new group is one name here.
-COMMAND_MODULES = ("models", "sync", "hubcmds", "db")
+COMMAND_MODULES = ("models", "sync", "hubcmds", "db", "compare")
 
 
 def _register() -> None:

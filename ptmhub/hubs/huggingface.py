@@ -421,7 +421,7 @@ def record_from_info(info: Any, *, requested: ModelId | None = None) -> ModelRec
         return _record_from_info(info, requested=requested)
     except PtmhubError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
         shown = requested or (info.get("id") if isinstance(info, Mapping) else getattr(info, "id", "?"))
         raise MalformedResponseError(
             f"the Hub's answer for {str(shown)[:100]!r} has an unexpected shape ({type(exc).__name__})",
