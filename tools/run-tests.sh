@@ -18,15 +18,7 @@ fi
 rm -rf "$PG_DIR"
 if url=$(tools/postgres.sh start "$PG_DIR" "$PG_PORT"); then
   export PTMHUB_TEST_POSTGRES_URL="$url"
-  trap 'tools/postgres.sh stop "$PG_DIR"; # headless Chromium for the HTML report tests (Debian's package; the tests never download a browser)
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Chromium (apt-get install chromium)..." >&2
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } >&2 \
-    || echo "Chromium could not be installed: the browser tests will skip (and fail under CI=true)" >&2
-fi
-
-rm -rf "$PG_DIR"' EXIT
+  trap 'tools/postgres.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
   echo "PostgreSQL for the tests: $url"
 else
   echo "PostgreSQL could not be started: the PostgreSQL tests will skip (and fail under CI=true)" >&2
