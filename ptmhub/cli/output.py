@@ -78,18 +78,22 @@ def print_records(records: Sequence[ModelRecord], *, as_json: bool = False, as_c
     if not records:
         click.echo("no models found", err=True)
         return
-    from rich.table import Table
-    from rich import box
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name, _ in LIST_COLUMNS:
-        table.add_column(name, justify="right" if name in ("PARAMS", "DOWNLOADS") else "left",
-                         overflow="fold")
-    for r in records:
-        table.add_row(*(fn(r) for _, fn in LIST_COLUMNS))
-    _console().print(table)
+    rows = [[fn(r) for _, fn in LIST_COLUMNS] for r in records]
+    click.echo(render_table([name for name, _ in LIST_COLUMNS], rows, right={"PARAMS", "DOWNLOADS"}))
     if total is not None and total > len(records):
         click.echo(f"{len(records)} of {total} models (use --limit/--offset for more)", err=True)
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[str] = frozenset()) -> str:
+    """An aligned plain-text table (header, rule, rows). Listings use this rather than rich: it
+    is what a search prints, and importing rich would cost a tenth of the start-up."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [str(c).rjust(w) if h in right else str(c).ljust(w) for c, w, h in zip(cells, widths, header)]
+        return "   ".join(parts).rstrip()
+
+    return "\n".join([line(header), "-" * len(line(["-" * w for w in widths])), *(line(r) for r in rows)])
 
 
 def _fmt(value: Any) -> str:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import licenses
 from ..errors import DatabaseError, UsageError
@@ -18,14 +17,12 @@ from ..ids import parse as parse_id
 from ..records import FIELDS, ModelRecord
 from . import migrate
 from .engine import get_engine, normalize_url, transaction
-from .tables import AliasRow, ModelRow, SyncStateRow, TrustedRepoRow
+from .tables import aliases, models
+from .tables import sync_state as sync_state_t
+from .tables import trusted_repos as trusted
 
 __all__ = ["Store", "SearchQuery", "SORTS", "open_store"]
 
-models = ModelRow.__table__
-aliases = AliasRow.__table__
-trusted = TrustedRepoRow.__table__
-sync_state_t = SyncStateRow.__table__
 
 SORTS = ("relevance", "downloads", "likes", "parameters", "name", "recent")
 _LIST_FIELDS = ("tags", "datasets", "languages")
@@ -160,7 +157,12 @@ class Store:
         return ModelRecord(**kwargs)
 
     def _insert(self):
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)
+        """The dialect's INSERT (with ON CONFLICT), imported only for the dialect in use."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, records: Iterable[ModelRecord], *, batch_size: int = 1000) -> int:

@@ -1,91 +1,115 @@
-"""ORM tables (SQLAlchemy 2.0 typed). Only the store uses these; rows never leave it.
+"""The registry's tables as SQLAlchemy Core objects: what the store queries.
 
-The schema itself is created and changed only by the Alembic revisions in ``migrations/``;
-a test checks that these classes and the migrated database agree.
+They are Core (not ORM) so that a CLI search never imports ``sqlalchemy.orm`` or a PostgreSQL
+dialect (about 70 ms of start-up); the typed ORM classes in :mod:`ptmhub.registry.orm` map onto
+these same tables. The schema itself is created and changed only by the Alembic revisions in
+``migrations/``; a test checks that these tables and the migrated database agree.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
 
-JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class ModelRow(Base):
-    __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("id", name="uq_models_id"),)
-
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(512), nullable=False)
-    platform: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
-    name: Mapped[str] = mapped_column(String(512), nullable=False)
-    owner: Mapped[str | None] = mapped_column(String(256), index=True)
-    task: Mapped[str | None] = mapped_column(String(128), index=True)
-    parameters: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    parameters_source: Mapped[str | None] = mapped_column(String(32))
-    parameters_note: Mapped[str | None] = mapped_column(Text)
-    license: Mapped[str | None] = mapped_column(String(128), index=True)
-    license_raw: Mapped[str | None] = mapped_column(Text)
-    license_source: Mapped[str | None] = mapped_column(Text)
-    framework: Mapped[str | None] = mapped_column(String(64))
-    library: Mapped[str | None] = mapped_column(String(64))
-    format: Mapped[str | None] = mapped_column(String(64))
-    fine_tunable: Mapped[bool | None] = mapped_column(Boolean)
-    downloads: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    likes: Mapped[int | None] = mapped_column(BigInteger)
-    tags: Mapped[Any] = mapped_column(JsonType, nullable=True)
-    datasets: Mapped[Any] = mapped_column(JsonType, nullable=True)
-    languages: Mapped[Any] = mapped_column(JsonType, nullable=True)
-    architecture: Mapped[str | None] = mapped_column(String(128), index=True)
-    revision: Mapped[str | None] = mapped_column(String(256))
-    version: Mapped[str | None] = mapped_column(String(64))
-    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    source_url: Mapped[str | None] = mapped_column(Text)
-    summary: Mapped[str | None] = mapped_column(Text)
-    gated: Mapped[bool | None] = mapped_column(Boolean)
-    last_modified: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    extra: Mapped[Any] = mapped_column(JsonType, nullable=True)
-    search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    cached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, index=True)
-    cache_path: Mapped[str | None] = mapped_column(Text)
-    cache_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    last_used: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+metadata = MetaData()
 
 
-class AliasRow(Base):
-    __tablename__ = "aliases"
+class JsonType(TypeDecorator):
+    """JSON on SQLite, JSONB on PostgreSQL (its dialect imported only when used); ``None`` is
+    SQL NULL, so that a merge can tell "unknown" from a value."""
 
-    alias: Mapped[str] = mapped_column(String(512), primary_key=True)
-    model_id: Mapped[str] = mapped_column(
-        String(512), ForeignKey("models.id", ondelete="CASCADE", onupdate="CASCADE"), nullable=False, index=True
-    )
+    impl = JSON
+    cache_ok = True
 
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)
 
-class TrustedRepoRow(Base):
-    __tablename__ = "trusted_repos"
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
 
-    repo: Mapped[str] = mapped_column(String(256), primary_key=True)
-    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
-class SyncStateRow(Base):
-    __tablename__ = "sync_state"
-
-    source: Mapped[str] = mapped_column(String(512), primary_key=True)
-    state: Mapped[Any] = mapped_column(JsonType, nullable=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
 
-Index("ix_models_platform_downloads", ModelRow.platform, ModelRow.downloads)
+TS = DateTime(timezone=True)
+
+models = Table(
+    "models", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(512), nullable=False),
+    Column("platform", String(16), nullable=False, index=True),
+    Column("name", String(512), nullable=False),
+    Column("owner", String(256), index=True),
+    Column("task", String(128), index=True),
+    Column("parameters", BigInteger, index=True),
+    Column("parameters_source", String(32)),
+    Column("parameters_note", Text),
+    Column("license", String(128), index=True),
+    Column("license_raw", Text),
+    Column("license_source", Text),
+    Column("framework", String(64)),
+    Column("library", String(64)),
+    Column("format", String(64)),
+    Column("fine_tunable", Boolean),
+    Column("downloads", BigInteger, index=True),
+    Column("likes", BigInteger),
+    Column("tags", JsonType()),
+    Column("datasets", JsonType()),
+    Column("languages", JsonType()),
+    Column("architecture", String(128), index=True),
+    Column("revision", String(256)),
+    Column("version", String(64)),
+    Column("size_bytes", BigInteger),
+    Column("source_url", Text),
+    Column("summary", Text),
+    Column("gated", Boolean),
+    Column("last_modified", TS),
+    Column("extra", JsonType()),
+    Column("search_text", Text, nullable=False, default=""),
+    Column("first_seen", TS, nullable=False),
+    Column("resolved_at", TS),
+    Column("updated_at", TS, nullable=False),
+    Column("cached", Boolean, nullable=False, default=False, index=True),
+    Column("cache_path", Text),
+    Column("cache_size_bytes", BigInteger),
+    Column("last_used", TS),
+    UniqueConstraint("id", name="uq_models_id"),
+)
+Index("ix_models_platform_downloads", models.c.platform, models.c.downloads)
+
+aliases = Table(
+    "aliases", metadata,
+    Column("alias", String(512), primary_key=True),
+    Column("model_id", String(512), ForeignKey("models.id", ondelete="CASCADE", onupdate="CASCADE"),
+           nullable=False, index=True),
+)
+
+trusted_repos = Table(
+    "trusted_repos", metadata,
+    Column("repo", String(256), primary_key=True),
+    Column("added_at", TS, nullable=False),
+)
+
+sync_state = Table(
+    "sync_state", metadata,
+    Column("source", String(512), primary_key=True),
+    Column("state", JsonType()),
+    Column("updated_at", TS, nullable=False),
+)
