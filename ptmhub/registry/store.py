@@ -385,9 +385,8 @@ class Store:
             stmt = stmt.where(cond)
         return stmt, rank
 
-    def search(self, query: SearchQuery | None = None, /, **kwargs: Any) -> list[ModelRecord]:
-        """Full-text search (``q``) combined with filters; see :class:`SearchQuery`."""
-        query = query or SearchQuery(**kwargs)
+    def search_statement(self, query: SearchQuery) -> sa.Select:
+        """The exact SELECT :meth:`search` issues (benchmarks compare it with the bare SQL)."""
         stmt, rank = self._select(query, [models])
         c = models.c
         nulls_last = lambda col: col.desc().nulls_last()  # noqa: E731
@@ -407,7 +406,11 @@ class Store:
                 words = search_words(query.q or "")
                 name = sa.func.lower(c.name)
                 order.insert(0, sa.case((name.like(f"{words[0]}%"), 0), (name.like(f"%{words[0]}%"), 1), else_=2))
-        stmt = stmt.order_by(*order, c.id.asc()).limit(query.limit).offset(query.offset)
+        return stmt.order_by(*order, c.id.asc()).limit(query.limit).offset(query.offset)
+
+    def search(self, query: SearchQuery | None = None, /, **kwargs: Any) -> list[ModelRecord]:
+        """Full-text search (``q``) combined with filters; see :class:`SearchQuery`."""
+        stmt = self.search_statement(query or SearchQuery(**kwargs))
         with transaction(self.engine) as conn:
             rows = conn.execute(stmt).all()
         return [self._to_record(r) for r in rows]
