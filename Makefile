@@ -27,7 +27,7 @@ test: $(VENV)/.all
 	tools/run-tests.sh $(ARGS)
 
 bench: $(VENV)/.all
-	$(PY) -m bench
+	tools/run-bench.sh $(ARGS)
 
 example-registry: $(VENV)/.all
 	$(PY) tools/build_example_registry.py registry.db.example
