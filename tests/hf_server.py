@@ -127,6 +127,7 @@ class FakeHub:
         self.renames: dict[str, str] = {}
         self.listing: list[dict[str, Any]] = []
         self.max_page_size = 1000
+        self.throttle = 0.0  # seconds to wait before each 256 KiB chunk of a file (slow-network tests)
         self.token = "hf_ptmhubtesttoken000000"
         self.granted: set[str] = set()
         self.bytes_sent: Counter[str] = Counter()
@@ -479,6 +480,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         for chunk in hosted.chunks(start, end, size=256 * 1024):
+            if self.hub.throttle:
+                time.sleep(self.hub.throttle)
             with self.hub._lock:
                 self.hub.bytes_sent[self._path] += len(chunk)
             try:
