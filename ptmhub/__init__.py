@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "resolve", "show", "search", "compare", "sync", "pull", "load", "load_for_finetune",
+    "resolve", "show", "search", "compare", "sync", "pull", "load", "load_for_finetune", "add",
     "ModelRecord", "ModelId", "parse_id", "PtmhubError", "open_store", "__version__",
 ]
 
@@ -23,6 +23,7 @@ _LAZY = {
     "pull": "ptmhub.api",
     "load": "ptmhub.api",
     "load_for_finetune": "ptmhub.api",
+    "add": "ptmhub.api",
     "open_store": "ptmhub.registry",
     "ModelRecord": "ptmhub.records",
     "ModelId": "ptmhub.ids",
@@ -30,7 +31,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .api import compare, load, load_for_finetune, pull, resolve, search, show, sync
+    from .api import add, compare, load, load_for_finetune, pull, resolve, search, show, sync
     from .errors import PtmhubError
     from .ids import ModelId
     from .records import ModelRecord

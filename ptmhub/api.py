@@ -16,11 +16,12 @@ from .ids import ModelId, parse
 
 if TYPE_CHECKING:
     from .comparison import Comparison
+    from .finetune import FinetuneBundle
     from .hubs.base import Loaded, PullResult, SyncReport
     from .records import ModelRecord
     from .registry.store import Store
 
-__all__ = ["resolve", "show", "search", "compare", "sync", "pull", "load", "load_for_finetune", "get_store"]
+__all__ = ["resolve", "show", "search", "compare", "sync", "pull", "load", "load_for_finetune", "add", "get_store"]
 
 _default_store: Store | None = None
 
@@ -140,18 +141,46 @@ def pull(model_id: str | ModelId, *, store: Store | str | None = None,
 
 def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None,
          trust: bool = False, **kwargs: Any) -> Loaded:
-    """Load a model (and its preprocessor) from its hub's native cache."""
+    """Load a model (and its preprocessor) from its hub's native cache, or a ``local:`` model
+    from its folder; records ``last_used``.
+
+    Offline (``offline=True``, ``--offline`` or ``PTMHUB_OFFLINE=1``) the load runs inside
+    :func:`ptmhub.offline.guard`: the native libraries' offline switches are on and any network
+    call fails at once, so a model that is not fully cached raises ``NotCachedError`` naming
+    ``ptmhub pull ID`` and nothing waits on a timeout. ``offline=True`` turns offline mode on
+    for the whole process, not just this call (settings and the ``HF_HUB_OFFLINE`` /
+    ``TRANSFORMERS_OFFLINE`` environment variables stay set): right for a script or the CLI; a
+    long-running program that wants to go online again should set ``PTMHUB_OFFLINE`` instead.
+
+    Raises:
+        NotCachedError: the model is not (fully) in its native cache.
+        NotInRegistryError: a ``local:`` ID that was never added.
+        UntrustedRepoError, MissingDependencyError: as for each backend.
+    """
+    from .offline import guard
+
     mid = parse(model_id)
-    _offline(offline)
+    offline_on = _offline(offline)
     st = get_store(store)
     record = st.get(mid.key)
-    loaded = _backend(mid).load(mid, record, **_trust_kwargs(mid, trust), **kwargs)
+    with guard(offline_on):
+        loaded = _backend(mid).load(mid, record, **_trust_kwargs(mid, trust), **kwargs)
     if record is not None:
         try:
             st.touch(record.id)
         except PtmhubError:
             pass
     return loaded
+
+
+def add(path: str, *, model_id: str | None = None, store: Store | str | None = None) -> ModelRecord:
+    """Register a model folder (a fine-tuned model, or one shipped in a Python package) as
+    ``local:NAME`` (used where it is), or copy it into the Hugging Face cache as
+    ``hf:OWNER/NAME`` (``model_id``); see :func:`ptmhub.cache.add`. Cache scanning, listing,
+    verification and removal are in :mod:`ptmhub.cache`."""
+    from .cache import add as _add
+
+    return _add(path, model_id=model_id, store=get_store(store))
 
 
 def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offline: bool | None = None) -> Comparison:
@@ -162,9 +191,17 @@ def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offli
     return _compare(model_ids, store=store, offline=offline)
 
 
-def load_for_finetune(model_id: str, **kwargs: Any) -> Any:
-    """Lands with the fine-tuning issue."""
-    raise NotImplementedError("load_for_finetune is not available yet")
+def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None, strategy: str = "auto",
+                      train_size: int | None = None, unfreeze_last: int | None = None, offline: bool | None = None,
+                      store: Store | str | None = None, trust: bool = False, **framework_kwargs: Any) -> FinetuneBundle:
+    """A pretrained model with a new ``num_labels``-way head, frozen by ``strategy``
+    (``feature_extraction``, ``partial``, ``full`` or ``auto`` by ``train_size``); see
+    :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md."""
+    from .finetune import load_for_finetune as _load_for_finetune
+
+    return _load_for_finetune(model_id, num_labels=num_labels, task=task, strategy=strategy, train_size=train_size,
+                              unfreeze_last=unfreeze_last, offline=offline, store=store, trust=trust,
+                              **framework_kwargs)
 
 
 

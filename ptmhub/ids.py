@@ -9,7 +9,12 @@ huggingface ``hf:OWNER/NAME[@REVISION]`` or ``hf:NAME[@REVISION]``  without ``@R
 tfhub      ``tfhub:PUBLISHER/NAME.../VERSION``                   the whole handle
 kaggle     ``kaggle:OWNER/MODEL/FRAMEWORK/VARIATION[/VERSION]``  the whole handle
 torchhub   ``torchhub:OWNER/REPO[:REF]/ENTRYPOINT[#WEIGHTS]``    without ``:REF`` and ``#WEIGHTS``
+local      ``local:NAME`` or ``local:OWNER/NAME``                 the whole ID
 =========  ====================================================  ==========================
+
+``local:`` names a model folder registered with ``ptmhub add PATH`` (a user's fine-tuned model,
+or one shipped inside a Python package). It is not a hub: :data:`PLATFORMS` lists the four hubs,
+:data:`PREFIXES` also has ``local``. Local IDs always carry their prefix (no bare form).
 
 URLs accepted: ``https://huggingface.co/OWNER/NAME[/tree/REV]`` (and ``hf.co``),
 ``https://tfhub.dev/PUBLISHER/...VERSION[?tf-hub-format=...]``,
@@ -38,7 +43,7 @@ __all__ = ["ModelId", "parse", "PREFIXES", "PLATFORMS", "MAX_ID_LENGTH", "KAGGLE
 
 MAX_ID_LENGTH = 512
 PLATFORMS = ("huggingface", "tfhub", "kaggle", "torchhub")
-PREFIXES = {"hf": "huggingface", "tfhub": "tfhub", "kaggle": "kaggle", "torchhub": "torchhub"}
+PREFIXES = {"hf": "huggingface", "tfhub": "tfhub", "kaggle": "kaggle", "torchhub": "torchhub", "local": "local"}
 _PREFIX_OF = {v: k for k, v in PREFIXES.items()}
 # Kaggle Models' framework slugs as they appear in handles (compared case-insensitively).
 KAGGLE_FRAMEWORKS = frozenset(
@@ -63,9 +68,9 @@ class ModelId:
     """A parsed model ID.
 
     Attributes:
-        platform: ``huggingface``, ``tfhub``, ``kaggle`` or ``torchhub``.
+        platform: ``huggingface``, ``tfhub``, ``kaggle``, ``torchhub`` or ``local``.
         path: the hub's own path: ``OWNER/NAME`` (HF), the handle without version (TF Hub),
-            ``OWNER/MODEL/FRAMEWORK/VARIATION`` (Kaggle), ``OWNER/REPO`` (torchhub).
+            ``OWNER/MODEL/FRAMEWORK/VARIATION`` (Kaggle), ``OWNER/REPO`` (torchhub), the name (local).
         version: TF Hub / Kaggle version number, as a string.
         revision: HF revision (branch, tag, commit) or torchhub git ref.
         entrypoint: torchhub entrypoint (function in ``hubconf.py``).
@@ -139,7 +144,9 @@ class ModelId:
         return f"{self.prefix}:{self.handle}"
 
     def url(self) -> str:
-        """The model's public web page."""
+        """The model's public web page ("" for a local model: it has none)."""
+        if self.platform == "local":
+            return ""
         if self.platform == "huggingface":
             return f"https://huggingface.co/{self.path}" + (f"/tree/{self.revision}" if self.revision else "")
         if self.platform == "tfhub":
@@ -252,7 +259,18 @@ def _parse_torchhub(raw: str, body: str) -> ModelId:
     return ModelId("torchhub", "/".join(parts), revision=revision, entrypoint=entrypoint, variant=variant)
 
 
-_PARSERS = {"huggingface": _parse_hf, "tfhub": _parse_tfhub, "kaggle": _parse_kaggle, "torchhub": _parse_torchhub}
+def _parse_local(raw: str, body: str) -> ModelId:
+    if "@" in body or "#" in body or ":" in body:
+        raise _fail(raw, "a local ID is local:NAME or local:OWNER/NAME (no revision, ref or variant)",
+                    "register a folder under a name with 'ptmhub add PATH --id local:NAME'")
+    parts = _segments(raw, body, what="local name")
+    if len(parts) > 2:
+        raise _fail(raw, "a local ID has at most two parts (local:NAME or local:OWNER/NAME)")
+    return ModelId("local", "/".join(parts))
+
+
+_PARSERS = {"huggingface": _parse_hf, "tfhub": _parse_tfhub, "kaggle": _parse_kaggle, "torchhub": _parse_torchhub,
+            "local": _parse_local}
 
 
 def _parse_url(raw: str) -> ModelId:

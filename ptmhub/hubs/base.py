@@ -84,6 +84,7 @@ BACKENDS: dict[str, str] = {
     "tfhub": "ptmhub.hubs.tfhub:TFHubBackend",
     "kaggle": "ptmhub.hubs.tfhub:KaggleBackend",
     "torchhub": "ptmhub.hubs.torchhub:TorchHubBackend",
+    "local": "ptmhub.hubs.local:LocalBackend",
 }
 
 #: ``ptmhub sync SOURCE`` -> "module:function(store, **options) -> SyncReport".

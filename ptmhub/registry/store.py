@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +29,10 @@ __all__ = ["Store", "SearchQuery", "SORTS", "open_store"]
 SORTS = ("relevance", "downloads", "likes", "parameters", "name", "recent")
 _LIST_FIELDS = ("tags", "datasets", "languages")
 _RECORD_COLUMNS = [f for f in FIELDS if f not in ("aliases",)]
+_RECORD_VALUES = operator.attrgetter(*_RECORD_COLUMNS)
+_LIST_POSITIONS = tuple(i for i, name in enumerate(_RECORD_COLUMNS) if name in _LIST_FIELDS)
+_EXTRA_POSITION = _RECORD_COLUMNS.index("extra")
+_ROW_KEYS = (*_RECORD_COLUMNS, "search_text", "updated_at")  # the keys of a row as _to_row builds it
 # Fields that move together when merging: a newer non-null value replaces the whole group.
 _GROUPS = {
     "parameters": ("parameters", "parameters_source", "parameters_note"),
@@ -57,10 +63,7 @@ def search_text(record: ModelRecord) -> str:
     """What full-text search sees: id, owner, name, task, architecture, summary, tags, library."""
     parts = [record.id, record.owner or "", record.name, record.task or "", record.architecture or "",
              record.library or "", record.summary or "", " ".join(record.tags), " ".join(record.aliases)]
-    seen: dict[str, None] = {}
-    for word in search_words(" ".join(parts)):
-        seen.setdefault(word, None)
-    return " ".join(seen)
+    return " ".join(dict.fromkeys(search_words(" ".join(parts))))  # each word once, first-seen order
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class Store:
         self.url = normalize_url(url)
         self.engine = get_engine(self.url)
         self.dialect = self.engine.dialect.name
+        if self._schema_version() == migrate.SCHEMA_HEAD:
+            return  # the usual case, answered by one query (no schema reflection)
         try:
             with transaction(self.engine) as conn:
                 rev = migrate.check(conn, self.url)
@@ -119,20 +124,29 @@ class Store:
                 self._sqlite_pragma("PRAGMA journal_mode=WAL")
             migrate.upgrade(self.url)
 
+    def _schema_version(self) -> str | None:
+        """The registry's schema revision from ``alembic_version``; None when that cannot be read
+        (a new or foreign database: the full check in ``__init__`` then decides)."""
+        try:
+            with transaction(self.engine) as conn:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except (sa.exc.SQLAlchemyError, DatabaseError):
+            return None
+
     def close(self) -> None:
         pass  # engines are shared per URL and disposed at exit
 
     # -- conversion ------------------------------------------------------------------------
     @staticmethod
     def _to_row(record: ModelRecord, now: dt.datetime) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        for name in _RECORD_COLUMNS:
-            value = getattr(record, name)
-            if name in _LIST_FIELDS:
-                value = list(value) or None  # empty = unknown, so a merge keeps known values
-            elif name == "extra":
-                value = dict(value) if value else None
-            row[name] = value
+        # one C-level attrgetter call instead of a getattr per field: this runs once per record
+        # of every sync, so it is on the ingest benchmark's hot path
+        values = list(_RECORD_VALUES(record))
+        for i in _LIST_POSITIONS:
+            values[i] = list(values[i]) or None  # empty = unknown, so a merge keeps known values
+        extra = values[_EXTRA_POSITION]
+        values[_EXTRA_POSITION] = dict(extra) if extra else None
+        row = dict(zip(_RECORD_COLUMNS, values))
         row["search_text"] = search_text(record)
         row["first_seen"] = record.first_seen or now
         row["updated_at"] = now
@@ -189,6 +203,25 @@ class Store:
                 raise UsageError(f"upsert takes ModelRecord values, not {type(record).__name__}")
             by_id[record.id] = record
         rows = [self._to_row(r, now) for r in by_id.values()]
+        alias_rows = [{"alias": a, "model_id": r.id} for r in by_id.values() for a in r.aliases if a != r.id]
+        with transaction(self.engine, write=True) as conn:
+            self._tune(conn, self.WRITE_PRAGMAS, "ptmhub_write_pragmas")
+            self._merge_extra(conn, rows)
+            if self.dialect == "sqlite":
+                self._sqlite_upsert_rows(conn, rows)
+            else:
+                conn.execute(self._upsert_statement(), rows)
+            if alias_rows:
+                ains = self._insert()(aliases)
+                conn.execute(ains.on_conflict_do_update(index_elements=[aliases.c.alias],
+                                                        set_={"model_id": ains.excluded.model_id}), alias_rows)
+        return len(rows)
+
+    def _upsert_statement(self) -> Any:
+        """INSERT ... ON CONFLICT (id) DO UPDATE with the merge rules (built once per store)."""
+        stmt = self.__dict__.get("_upsert_stmt")
+        if stmt is not None:
+            return stmt
         ins = self._insert()(models)
         ex = ins.excluded
         set_: dict[str, Any] = {}
@@ -209,16 +242,81 @@ class Store:
             (sa.and_(ex.summary.is_(None), models.c.summary.is_not(None)), ex.search_text + " " + models.c.search_text),
             else_=ex.search_text)
         set_["updated_at"] = ex.updated_at
-        stmt = ins.on_conflict_do_update(index_elements=[models.c.id], set_=set_)
-        alias_rows = [{"alias": a, "model_id": r.id} for r in by_id.values() for a in r.aliases if a != r.id]
-        with transaction(self.engine, write=True) as conn:
-            self._merge_extra(conn, rows)
-            conn.execute(stmt, rows)
-            if alias_rows:
-                ains = self._insert()(aliases)
-                conn.execute(ains.on_conflict_do_update(index_elements=[aliases.c.alias],
-                                                        set_={"model_id": ains.excluded.model_id}), alias_rows)
-        return len(rows)
+        stmt = self._upsert_stmt = ins.on_conflict_do_update(index_elements=[models.c.id], set_=set_)
+        return stmt
+
+    def _sqlite_upsert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """The same upsert statement, sent to SQLite as multi-row ``VALUES`` lists.
+
+        Row by row (``executemany``), every row is its own statement, so the FTS5 trigger
+        flushes the full-text index once per row; in one multi-row statement it flushes once
+        per statement. Measured on 100,000 synthetic HF records, this halves SQLite's time per
+        row (51 -> 24 us CPU) and skips SQLAlchemy's per-parameter loop (see docs/benchmarks.md).
+        Values go through the same SQLAlchemy bind processors, so what is stored is identical.
+        """
+        plan = self.__dict__.get("_sqlite_plan")
+        if plan is None:
+            plan = self._sqlite_plan = self._sqlite_upsert_plan(conn)
+        head, one_row, tail, names, processors, tail_params, per_statement = plan
+        processed_now: dict[Any, Any] = {}
+        flat_rows = []
+        for row in rows:
+            values = [row[name] for name in names]
+            for i, process in processors:
+                value = values[i]
+                if value is not None:
+                    if isinstance(value, dt.datetime):
+                        # first_seen / updated_at of a batch share one timestamp: format it once
+                        key = (i, value)
+                        if key not in processed_now:
+                            processed_now[key] = process(value)
+                        values[i] = processed_now[key]
+                    else:
+                        values[i] = process(value)
+            flat_rows.append(values)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(flat_rows), per_statement):
+                chunk = flat_rows[start:start + per_statement]
+                params = [value for values in chunk for value in values]
+                params.extend(tail_params)
+                cursor.execute(head + ",".join([one_row] * len(chunk)) + tail, params)
+        finally:
+            cursor.close()
+
+    def _sqlite_upsert_plan(self, conn: sa.Connection) -> tuple:
+        """Split the compiled upsert into (``INSERT ... VALUES``, one row's placeholders, the
+        ``ON CONFLICT`` tail), with each column's bind processor and the tail's own parameters."""
+        import sqlite3
+
+        dialect = self.engine.dialect
+        compiled = self._upsert_statement().compile(dialect=dialect, column_keys=list(_ROW_KEYS))
+        sql = str(compiled)
+        order = list(compiled.positiontup or ())
+        names = order[:len(_ROW_KEYS)]
+        if sorted(names) != sorted(_ROW_KEYS) or compiled.positional is False:
+            raise DatabaseError("unexpected compiled upsert statement", hint="please report this")
+        one_row = "(" + ", ".join(["?"] * len(names)) + ")"
+        at = sql.index(" VALUES " + one_row) + len(" VALUES ")
+        head, tail = sql[:at], sql[at + len(one_row):]
+        if one_row in tail or "?" in head:
+            raise DatabaseError("unexpected compiled upsert statement", hint="please report this")
+        processors = []
+        for i, name in enumerate(names):
+            process = models.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors.append((i, process))
+        tail_params = []
+        for name in order[len(names):]:
+            bind = compiled.binds[name]
+            value, process = bind.effective_value, bind.type.dialect_impl(dialect).bind_processor(dialect)
+            tail_params.append(process(value) if process is not None and value is not None else value)
+        try:
+            limit = conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except AttributeError:  # Python < 3.11: assume SQLite's historical default
+            limit = 999
+        per_statement = max(1, min(1000, (limit - len(tail_params)) // len(names)))
+        return head, one_row, tail, names, processors, tail_params, per_statement
 
     def _merge_extra(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         """``extra`` merges key by key: a record that knows some per-hub facts (a sync page) does
@@ -410,16 +508,104 @@ class Store:
 
     def search(self, query: SearchQuery | None = None, /, **kwargs: Any) -> list[ModelRecord]:
         """Full-text search (``q``) combined with filters; see :class:`SearchQuery`."""
-        stmt = self.search_statement(query or SearchQuery(**kwargs))
+        query = query or SearchQuery(**kwargs)
         with transaction(self.engine) as conn:
-            rows = conn.execute(stmt).all()
+            self._reading(conn)
+            rows = self._popular_first(conn, query) if self.dialect == "sqlite" else None
+            if rows is None:
+                rows = conn.execute(self.search_statement(query)).all()
         return [self._to_record(r) for r in rows]
 
     def count(self, query: SearchQuery | None = None, /, **kwargs: Any) -> int:
         query = query or SearchQuery(**kwargs)
         stmt, _ = self._select(query, [sa.func.count()])
         with transaction(self.engine) as conn:
+            self._reading(conn)
             return int(conn.execute(stmt).scalar() or 0)
+
+    #: SQLite settings of a connection that searches: memory-mapped reads (no read() call and
+    #: copy per page), which halves the time of a search that visits many rows of a large
+    #: registry. Set once per connection, on its first search.
+    READ_PRAGMAS = ("PRAGMA mmap_size=1073741824",)
+    #: ... and of one that upserts: a 64 MiB page cache (SQLite's default is 2 MiB), so that the
+    #: index pages a batch touches stay in memory instead of being re-read and spilled to the
+    #: WAL in the middle of the transaction once the registry has some 100,000 models.
+    WRITE_PRAGMAS = ("PRAGMA cache_size=-65536",)
+
+    def _reading(self, conn: sa.Connection) -> None:
+        self._tune(conn, self.READ_PRAGMAS, "ptmhub_read_pragmas")
+
+    def _tune(self, conn: sa.Connection, pragmas: tuple[str, ...], flag: str) -> None:
+        if self.dialect != "sqlite":
+            return
+        info = conn.connection.info
+        if not info.get(flag):
+            for pragma in pragmas:
+                conn.exec_driver_sql(pragma)
+            info[flag] = True
+
+    # How far down the downloads index the shortcut below looks: a first glance, then a longer
+    # look only when the glance found enough to expect a full answer there.
+    _GLANCE = (2_000, 8_000)
+
+    def _popular_first(self, conn: sa.Connection, query: SearchQuery) -> list[sa.Row] | None:
+        """The relevance search's answer found from the most downloaded models, or None.
+
+        Relevance orders by (name starts with the first word, downloads, full-text rank, id), so
+        every full-text match has to be visited, which for a common word in a large registry
+        means tens of thousands of rows. But when at least ``offset + limit`` models whose name
+        starts with the first word (and that match and pass the filters) are among the models
+        with at least ``D`` downloads, those are the answer: any other such model has fewer
+        downloads. This walks the downloads index down to ``D`` (the downloads of the 2,000th,
+        then the 8,000th, most downloaded model), checking the words on ``search_text`` (the
+        text the full-text index holds, so a word is a prefix of one of its tokens exactly when
+        the full-text match finds it), and falls back to the full query when it finds too few.
+        The full-text rank, the last tie-breaker, is computed only for models that tie on
+        downloads inside the answer.
+        """
+        want = query.offset + query.limit
+        words = search_words(query.q or "")
+        if query.sort != "relevance" or not words or not 0 < want <= 200:
+            return None
+        c = models.c
+        haystack = sa.literal(" ") + c.search_text
+        # cheapest and most selective first: SQLite checks them in this order
+        conditions = [sa.func.lower(c.name).like(f"{words[0]}%"), *self._filters(query),
+                      *(haystack.like(f"% {w}%") for w in words)]
+        for glance in self._GLANCE:
+            floor = conn.execute(sa.select(c.downloads).where(c.downloads.is_not(None))
+                                 .order_by(c.downloads.desc()).limit(1).offset(glance - 1)).scalar()
+            if floor is None:
+                return None  # a small registry: the full query is cheap
+            # the LIMIT keeps SQLite from flattening the subquery, so it walks the downloads
+            # index (rather than, say, the license index) and fetches only those rows
+            top = (sa.select(_TOP.c.pk).where(_TOP.c.downloads >= floor).order_by(_TOP.c.downloads.desc())
+                   .limit(2**62).subquery("top"))
+            stmt = sa.select(c.pk, c.downloads, c.id).join_from(top, models, models.c.pk == top.c.pk).where(*conditions)
+            found = conn.execute(stmt).all()
+            if len(found) >= want:
+                break
+            if glance == self._GLANCE[0] and len(found) * self._GLANCE[1] < 1.5 * want * glance:
+                return None  # too few names start with the word near the top: the full query decides
+        else:
+            return None
+        found.sort(key=lambda r: (-r.downloads, r.id))
+        cut = found[want - 1].downloads
+        window = [r for r in found if r.downloads >= cut]  # the answer and everything tied with its last
+        by_downloads: dict[int, int] = {}
+        for r in window:
+            by_downloads[r.downloads] = by_downloads.get(r.downloads, 0) + 1
+        tied = [r.pk for r in window if by_downloads[r.downloads] > 1]
+        rank: dict[int, float] = {}
+        if tied:
+            match = " AND ".join(f'"{w}"*' for w in words)
+            ranked = sa.text("SELECT rowid, rank FROM models_fts WHERE models_fts MATCH :match AND rowid IN "
+                             "(SELECT value FROM json_each(:pks))").bindparams(match=match, pks=json.dumps(tied))
+            rank = {pk: r for pk, r in conn.execute(ranked)}
+        window.sort(key=lambda r: (-r.downloads, rank.get(r.pk, 0.0), r.id))
+        pks = [r.pk for r in window[query.offset:want]]
+        rows = {r.pk: r for r in conn.execute(sa.select(models).where(c.pk.in_(pks)))}
+        return [rows[pk] for pk in pks]
 
     def stats(self) -> list[dict[str, Any]]:
         """Per-platform figures for ``ptmhub platforms``."""
@@ -495,6 +681,9 @@ class Store:
             return "ok"
         with transaction(self.engine) as conn:
             return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+
+
+_TOP = models.alias("top_models")  # built once: an alias's column collection is costly to make
 
 
 def open_store(url: str | None = None, *, create: bool = True) -> Store:
