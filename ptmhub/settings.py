@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 __all__ = ["Settings", "get", "reload", "override", "set_offline_env"]
@@ -28,8 +29,10 @@ def _path(name: str, default: Path) -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path                 # PTMHUB_HOME, default: the user data dir
-    database_url: str          # PTMHUB_DATABASE_URL, default: sqlite:///<home>/registry.db
+    # ``home`` and the default ``database_url`` are computed on first use (properties below):
+    # finding the user data dir imports platformdirs, which a command given --db never needs.
+    home_env: Path | None      # PTMHUB_HOME
+    database_url_env: str | None  # PTMHUB_DATABASE_URL (or --db)
     offline: bool              # PTMHUB_OFFLINE (also true when HF_HUB_OFFLINE is set)
     tfhub_endpoint: str        # PTMHUB_TFHUB_ENDPOINT, default https://tfhub.dev
     github_endpoint: str       # PTMHUB_GITHUB_ENDPOINT, default https://github.com
@@ -44,15 +47,23 @@ class Settings:
     max_retries: int           # PTMHUB_MAX_RETRIES
     max_wait: float            # PTMHUB_MAX_WAIT: total seconds we sleep for backoff per call
 
+    @cached_property
+    def home(self) -> Path:
+        """PTMHUB_HOME, default: the user data dir."""
+        if self.home_env is not None:
+            return self.home_env
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("ptmhub", appauthor=False))
+
+    @property
+    def database_url(self) -> str:
+        """PTMHUB_DATABASE_URL or --db, default: sqlite:///<home>/registry.db."""
+        return self.database_url_env or f"sqlite:///{self.home / 'registry.db'}"
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
-        if env.get("PTMHUB_HOME"):
-            home = Path(env["PTMHUB_HOME"]).expanduser()
-        else:
-            from platformdirs import user_data_dir
-
-            home = Path(user_data_dir("ptmhub", appauthor=False))
         cache_home = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         hf_home = _path("HF_HOME", cache_home / "huggingface")
         hf_hub_cache = _path("HF_HUB_CACHE", _path("HUGGINGFACE_HUB_CACHE", hf_home / "hub"))
@@ -60,8 +71,8 @@ class Settings:
         # tensorflow_hub's default is <tmp>/tfhub_modules
         tfhub_cache = _path("TFHUB_CACHE_DIR", Path(tempfile.gettempdir()) / "tfhub_modules")
         return cls(
-            home=home,
-            database_url=env.get("PTMHUB_DATABASE_URL") or f"sqlite:///{home / 'registry.db'}",
+            home_env=Path(env["PTMHUB_HOME"]).expanduser() if env.get("PTMHUB_HOME") else None,
+            database_url_env=env.get("PTMHUB_DATABASE_URL") or None,
             offline=_flag("PTMHUB_OFFLINE") or _flag("HF_HUB_OFFLINE"),
             tfhub_endpoint=(env.get("PTMHUB_TFHUB_ENDPOINT") or "https://tfhub.dev").rstrip("/"),
             github_endpoint=(env.get("PTMHUB_GITHUB_ENDPOINT") or "https://github.com").rstrip("/"),
@@ -97,6 +108,8 @@ def reload() -> Settings:
 def override(**changes: object) -> Settings:
     """Replace some settings for this process (the CLI's ``--db`` and ``--offline``)."""
     global _current
+    if "database_url" in changes:
+        changes["database_url_env"] = changes.pop("database_url")
     _current = replace(get(), **changes)  # type: ignore[arg-type]
     if changes.get("offline"):
         set_offline_env()

@@ -42,9 +42,17 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+def _parse_url(url: str) -> sa.engine.URL:
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///") and "?" not in url and "%" not in url:
+        # a plain file path: built directly, skipping the URL grammar (a regex compiled on first
+        # use, ~1.5 ms of every CLI start-up)
+        return sa.engine.URL.create("sqlite", database=url[len("sqlite:///"):])
+    return sa.engine.make_url(url)
+
+
 def _create(url: str) -> Engine:
     try:
-        parsed = sa.engine.make_url(url)
+        parsed = _parse_url(url)
     except sa.exc.ArgumentError:
         raise UsageError(f"cannot understand the database URL {url!r}",
                          hint="use sqlite:///PATH, a file path, or postgresql://USER@HOST:PORT/DB") from None
@@ -54,7 +62,7 @@ def _create(url: str) -> Engine:
             if path.is_dir():
                 raise UsageError(f"the registry path {path} is a folder", hint="give a file path such as registry.db")
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
