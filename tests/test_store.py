@@ -142,6 +142,21 @@ def test_cache_state_and_touch(store):
     assert stats["huggingface"]["cached_bytes"] == 123
 
 
+def test_untouch_restores_last_used_unless_used_again(store):
+    store.upsert(CATALOG)
+    first = store.touch("hf:bert-base-uncased")  # through an alias: the canonical row is updated
+    assert store.get("hf:google-bert/bert-base-uncased").last_used == first
+    second = store.touch("hf:google-bert/bert-base-uncased", at=first + dt.timedelta(seconds=5))
+    assert store.untouch("hf:google-bert/bert-base-uncased", at=second, previous=first)
+    assert store.get("hf:google-bert/bert-base-uncased").last_used == first
+    # another use recorded in between: that one stays
+    third = store.touch("hf:google-bert/bert-base-uncased", at=first + dt.timedelta(seconds=9))
+    assert not store.untouch("hf:google-bert/bert-base-uncased", at=second, previous=first)
+    assert store.get("hf:google-bert/bert-base-uncased").last_used == third
+    assert store.untouch("hf:google-bert/bert-base-uncased", at=third, previous=None)
+    assert store.get("hf:google-bert/bert-base-uncased").last_used is None
+
+
 def test_trust_and_sync_state(store):
     store.trust_add("Pytorch/Vision")
     store.trust_add("pytorch/vision")

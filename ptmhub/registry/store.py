@@ -363,13 +363,27 @@ class Store:
                   "cache_size_bytes": cache_size_bytes if cached else None, "updated_at": _utcnow()}
         self._update(model_id, values)
 
-    def touch(self, model_id: str) -> None:
-        """Record that a model was just used (``last_used``)."""
-        self._update(model_id, {"last_used": _utcnow()})
+    def touch(self, model_id: str, *, at: dt.datetime | None = None) -> dt.datetime:
+        """Record that a model was just used (``last_used``); returns the time written."""
+        at = at or _utcnow()
+        self._update(model_id, {"last_used": at})
+        return at
+
+    def untouch(self, model_id: str, *, at: dt.datetime, previous: dt.datetime | None) -> bool:
+        """Undo :meth:`touch` (``last_used`` back to ``previous``) unless another use was
+        recorded since; True when it was undone."""
+        with transaction(self.engine, write=True) as conn:
+            return bool(conn.execute(models.update().where(models.c.id == self._key(model_id),
+                                                           models.c.last_used == at)
+                                     .values(last_used=previous)).rowcount)
 
     def _update(self, model_id: str, values: dict[str, Any]) -> None:
         with transaction(self.engine, write=True) as conn:
-            key = self._resolve_key(conn, model_id)
+            key = self._key(model_id)
+            # the canonical ID (what callers holding a record pass) in one statement; an alias after
+            if conn.execute(models.update().where(models.c.id == key).values(**values)).rowcount:
+                return
+            key = conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
             if key is None:
                 from ..errors import NotInRegistryError
 
@@ -390,10 +404,13 @@ class Store:
     def get(self, model_id: str) -> ModelRecord | None:
         """The record for an ID (any accepted form) or one of its aliases; None if unknown."""
         with transaction(self.engine) as conn:
-            key = self._resolve_key(conn, model_id)
-            if key is None:
-                return None
+            key = self._key(model_id)
             row = conn.execute(sa.select(models).where(models.c.id == key)).first()
+            if row is None:  # an alias (an old name, a URL form) of a stored model?
+                key = conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
+                if key is None:
+                    return None
+                row = conn.execute(sa.select(models).where(models.c.id == key)).first()
             alias_list = conn.execute(sa.select(aliases.c.alias).where(aliases.c.model_id == key)
                                       .order_by(aliases.c.alias)).scalars().all()
         return self._to_record(row, alias_list) if row else None
