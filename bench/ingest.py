@@ -1,5 +1,5 @@
 """Catalog ingest: synthetic HF-shaped records -> registry (SQLite, PostgreSQL), each run in a
-fresh process so that its peak RSS (``getrusage`` maxrss) is its own; plus the baselines: a
+fresh process so that its peak RSS (VmHWM, else getrusage maxrss) is its own; plus the baselines: a
 naive per-row ORM insert, the bare SQLite driver writing the same rows (the machine's limit for
 this schema), and the whole Hugging Face path (list pages -> records -> registry)."""
 
@@ -9,6 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from .common import ROOT, child
+
+# Peak RSS of the child itself. Linux keeps ru_maxrss across exec, so a child started by a big
+# parent (the harness, after memory-mapping a 1 GB registry) would report the parent's peak;
+# VmHWM belongs to the child's own address space. getrusage is the fallback elsewhere.
+PEAK_RSS = r"""
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
 
 # The store's own ingest: records streamed from the generator into Store.upsert (its default
 # batch size, as `ptmhub sync` uses it). The generator's own time is measured and excluded.
@@ -46,8 +62,7 @@ wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
 store_seconds = wall - source.seconds
 print(json.dumps({{"n": n, "written": written, "wall": wall, "source_seconds": source.seconds,
                   "store_seconds": store_seconds, "rate": n / store_seconds, "end_to_end_rate": n / wall,
-                  "cpu": cpu, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "marks": marks}}))
+                  "cpu": cpu, "maxrss_mb": peak_rss_mb(), "marks": marks}}))
 """
 
 # Baseline: the textbook ORM loop (one session.add + commit per record), on a small N.
@@ -89,7 +104,7 @@ sys.path.insert(0, {root!r})
 from bench.synth import generate
 from ptmhub.registry import open_store, engine
 from ptmhub.registry.engine import transaction
-n, tmp, batch = {n}, {tmp!r}, 1000
+n, tmp, batch = {n}, {tmp!r}, {batch}
 empty = os.path.join(tmp, "floor-empty.db")
 open_store("sqlite:///" + empty).vacuum()
 store = open_store("sqlite:///" + empty)
@@ -128,6 +143,8 @@ def replay(variant):
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    for pragma in store.WRITE_PRAGMAS:  # the connection settings the store writes with
+        con.execute(pragma)
     if "no FTS" in variant:
         con.execute("DROP TRIGGER models_fts_ai")
     if "no secondary" in variant:
@@ -179,7 +196,7 @@ while done < n:
     done += len(data)
 total = sum(v for k, v in t.items() if not k.startswith("produce"))
 print(json.dumps({{"n": n, "seconds": total, "rate": n / total, "stages": t,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "maxrss_mb": peak_rss_mb()}}))
 """
 
 # The same over HTTP: `ptmhub sync hf` against the loopback Hub of the test suite.
@@ -245,7 +262,7 @@ BULK_BATCH = 20_000
 
 
 def store_ingest(n: int, url: str, *, seed: int = 7, batch: int | None = BULK_BATCH) -> dict[str, Any]:
-    out = child(STORE_CHILD.format(root=str(ROOT), n=n, url=url, seed=seed, batch=batch or 0))
+    out = child(PEAK_RSS + STORE_CHILD.format(root=str(ROOT), n=n, url=url, seed=seed, batch=batch or 0))
     out["batch"] = batch
     return out
 
@@ -254,12 +271,13 @@ def naive_orm(n: int, url: str) -> dict[str, Any]:
     return child(NAIVE_CHILD.format(root=str(ROOT), n=n, url=url))
 
 
-def sqlite_floor(n: int, tmp: Path) -> dict[str, Any]:
-    return child(FLOOR_CHILD.format(root=str(ROOT), n=n, tmp=str(tmp)))
+def sqlite_floor(n: int, tmp: Path, *, batch: int = BULK_BATCH) -> dict[str, Any]:
+    """Same transactions (``batch`` records each) and connection settings as the store run."""
+    return child(FLOOR_CHILD.format(root=str(ROOT), n=n, tmp=str(tmp), batch=batch))
 
 
 def hf_pages(n: int, url: str) -> dict[str, Any]:
-    return child(HF_PAGES_CHILD.format(root=str(ROOT), n=n, url=url))
+    return child(PEAK_RSS + HF_PAGES_CHILD.format(root=str(ROOT), n=n, url=url))
 
 
 def hf_sync(n: int, url: str) -> dict[str, Any] | None:

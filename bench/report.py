@@ -85,11 +85,14 @@ class Report:
                          "(`python -X importtime`, cumulative, one run):", "",
                      ", ".join(f"`{name}` {t:.1f} ms" for name, t in s["importtime"]), "")
         if ratio > TARGETS["search_vs_import"]:
+            aio = next((f", {t:.0f} ms in this run" for name, t in s.get("importtime") or ()
+                        if name.endswith("sqlite.aiosqlite")), "")
             extra = sum(st["median"] for name, st in s["phases"].items() if not name.startswith("import sqlalchemy"))
             self.add(f"**Why the search misses 1.15 x.** Beyond importing SQLAlchemy and click, the command "
                      f"spends {ms(extra)} of its own (the phases above): importing ptmhub's CLI and API, the "
-                     "SQLite dialect (SQLAlchemy's `sqlite` package also imports its aiosqlite dialect and with it "
-                     "`asyncio`), creating the engine and checking the schema version, compiling and running the "
+                     "SQLite dialect (SQLAlchemy's `sqlite` package also imports its aiosqlite dialect and the "
+                     f"asyncio connector it needs{aio}), creating the engine and checking the schema version, "
+                     "compiling and running the "
                      "search and count statements, and printing. The allowance is 15% of the baseline, "
                      f"{ms(0.15 * base)} here. The remaining cost is SQLAlchemy's own first-use work (dialect "
                      "import, engine creation, statement compilation) that the baseline, which only imports "
@@ -108,7 +111,8 @@ class Report:
                  f"{ing['sizes'][sizes[0]].get('batch') or 1000:,})` (one transaction per batch), in a fresh "
                  "process per size. *Store rate* counts only the time inside the store (the generator's own "
                  "time is measured and subtracted); *end to end* includes it. Peak RSS is the process's "
-                 "`getrusage` maxrss. Each size is one run (the 1M run is the long one).", "",
+                 "high-water mark (`VmHWM`: Linux carries `getrusage`'s maxrss over `exec`, so a child would "
+                 "report the harness's own peak). Each size is one run (the 1M run is the long one).", "",
                  "| records | store rate | end to end | store seconds | CPU per record | peak RSS |",
                  "|---:|---:|---:|---:|---:|---:|")
         for key in sizes:
@@ -132,8 +136,9 @@ class Report:
             self.add("", f"Baseline, the textbook ORM loop (`session.add(ModelRow(...))` + `commit()` per record), "
                          f"measured on {naive['n']:,} records: {_rate(naive['rate'])}. Extrapolated (linearly, "
                          f"which flatters it: its per-row cost grows with the table) to {big_n:,} records that is "
-                         f"{hours:.1f} h against the store's {big['store_seconds'] / 60:.1f} min: the store is "
-                         f"{big['rate'] / naive['rate']:.0f} x faster.")
+                         f"{hours:.1f} h against the store's {big['store_seconds'] / 60:.1f} min: the store, at "
+                         f"{big_n:,} records, is {big['rate'] / naive['rate']:.0f} x faster than the loop at "
+                         f"{naive['n']:,}.")
         floor = ing.get("floor")
         if floor:
             full = floor["full schema"]
@@ -143,7 +148,8 @@ class Report:
                          "schema removed:", "",
                      "| schema | driver rate | wall per row | CPU per row |", "|---|---:|---:|---:|")
             for variant, v in floor.items():
-                self.add(f"| {variant} | {_rate(v['rate'])} | {v['us_per_row']:.1f} us | {v['us_per_row_cpu']:.1f} us |")
+                self.add(f"| {variant} | {_rate(v['rate'])} | {v['us_per_row']:.1f} us | "
+                         f"{v['us_per_row_cpu']:.1f} us |")
             small = ing["sizes"][min(sizes, key=lambda k: abs(_n(k) - full["rows"]))]
             self.add("", f"At a similar size the store reaches {_rate(small['rate'])}, "
                          f"{small['rate'] / full['rate']:.0%} of the bare driver writing the same rows.")
@@ -161,13 +167,17 @@ class Report:
                              "above). What was fixed: the store used to send one `INSERT ... ON CONFLICT` per row "
                              "(`executemany`), so the FTS5 trigger flushed the full-text index once per row; it now "
                              "sends multi-row `VALUES` statements (up to the driver's variable limit) through the "
-                             "same SQLAlchemy bind processors, which halved SQLite's cost per row and removed "
-                             "SQLAlchemy's per-parameter loop. Going further means changing the schema (fewer "
-                             "secondary indexes, e.g. `ix_models_platform` duplicates the prefix of "
+                             "same SQLAlchemy bind processors, which halved SQLite's cost per row (51 -> 24 us CPU "
+                             "per row, measured on 100,000 records while making the change) and removed "
+                             "SQLAlchemy's per-parameter loop; the writing connection also gets a 64 MiB page cache "
+                             "(`Store.WRITE_PRAGMAS`), and this benchmark writes 20,000 records per transaction. "
+                             "Going further means changing the schema (fewer secondary indexes, e.g. "
+                             "`ix_models_platform` duplicates the prefix of "
                              "`ix_models_platform_downloads`) or rebuilding the indexes once after a bulk load.")
         prof = ing.get("profile")
         if prof:
-            self.add("", "Profile of the store's upsert (pyinstrument, 30,000 records):", "", "```", prof.rstrip(), "```")
+            self.add("", "Profile of the store's upsert (pyinstrument, 30,000 records):", "", "```", prof.rstrip(),
+                     "```")
         pages = ing.get("hf_pages")
         if pages:
             self.add("", f"The whole Hugging Face path, {pages['n']:,} list-page items (JSON bytes as the wire "
@@ -188,9 +198,11 @@ class Report:
                          f"**{_rate(sync['rate'])}** ({sync['pages']} pages).")
         pg = self.r.get("postgres", {}).get("ingest")
         if pg:
-            self.add("", f"PostgreSQL (private server, same generator): {pg['n']:,} records at "
-                         f"**{_rate(pg['rate'])}** (store time {pg['store_seconds']:.1f} s, peak RSS "
-                         f"{pg['maxrss_mb']:.0f} MB).")
+            self.add("", f"PostgreSQL (a private server on the same machine, same generator, the store's default "
+                         f"batch of 1,000): {pg['n']:,} records at **{_rate(pg['rate'])}** (store time "
+                         f"{pg['store_seconds']:.1f} s, of which {pg['cpu']:.1f} s CPU in the client; peak RSS "
+                         f"{pg['maxrss_mb']:.0f} MB). The server's own work (the same nine b-tree indexes plus a GIN "
+                         "index on the text) is the rest.")
         self.add("")
 
     def search(self) -> None:
@@ -234,18 +246,21 @@ class Report:
             self.check(f"search p95, {pg['models']:,} models, PostgreSQL", ms(pg["ptmhub"]["p95"]), "(report)", None)
         self.add("", f"Per query on the largest SQLite registry ({big['models']:,} models; *matches* is the "
                      "full-text match count before filters):", "",
-                 "| words | matches | returned | statements | ptmhub median | bare SQL median | single statement |",
-                 "|---|---:|---:|---:|---:|---:|---:|")
+                 "| words | matches | returned | answered by | statements | ptmhub median | bare SQL median | "
+                 "single statement |", "|---|---:|---:|---|---:|---:|---:|---:|")
         for w, q in big["per_query"].items():
-            self.add(f"| `{w}` | {q['matches']:,} | {q['returned']} | {q.get('statements', 1)} | {ms(q['ptmhub'])} | "
-                     f"{ms(q['bare'])} | {ms(q['single']) if 'single' in q else '-'} |")
-        self.add("", "*Statements* 3 means the shortcut answered (the downloads of the 2,000th most downloaded "
-                     "model, the models above it whose name starts with the first word, their rows); 5, that it "
-                     "needed the longer look (8,000th); other counts, that it fell back to the single statement. "
-                     "The shortcut (`Store._popular_first`) returns exactly what the single statement returns: "
-                     "it is used only when at least `offset + limit` models whose name starts with the first word "
-                     "match among the models with at least as many downloads as the cut-off, which makes them the "
-                     "answer, and the full-text rank is computed for the models that tie on downloads.")
+            self.add(f"| `{w}` | {q['matches']:,} | {q['returned']} | {q.get('answered_by', '-')} | "
+                     f"{q.get('statements', 1)} | {ms(q['ptmhub'])} | {ms(q['bare'])} | "
+                     f"{ms(q['single']) if 'single' in q else '-'} |")
+        self.add("", "*Answered by*: `shortcut` when `Store._popular_first` found the answer among the most "
+                     "downloaded models (it reads the registry's size, the downloads of the 2,000th most downloaded "
+                     "model, the models above it whose name starts with the first word, then their rows; two more "
+                     "statements per longer look, to the 6,000th and 16,000th), `full statement` when it found too "
+                     "few and the single statement ran after its look. The shortcut returns exactly what the "
+                     "single statement returns (`tests/test_store_fast_paths.py` compares them over 300 random "
+                     "searches): it answers only when at least `offset + limit` models whose name starts with the "
+                     "first word match among the models with at least the cut-off's downloads, which makes them "
+                     "the answer, and it computes the full-text rank for the models that tie on downloads.")
         cli = self.r.get("cli_search")
         if cli:
             self.add("", f"The same kind of search as a user types it, a fresh process on the {big['models']:,}-model "
@@ -329,7 +344,10 @@ class Report:
             return
         self.add("## Offline load of a cached model (all-MiniLM-L6-v2 from the HF cache)", "",
                  "Each load is a fresh process with the imports already done (torch, transformers, "
-                 "sentence-transformers, ptmhub), `HF_HUB_OFFLINE=1`, alternating ptmhub and the baseline; "
+                 "sentence-transformers, ptmhub, and SQLAlchemy's SQLite dialect, which ptmhub imports when it "
+                 "first opens a SQLite registry; its import time is given below) and their garbage collected, "
+                 "`HF_HUB_OFFLINE=1`, alternating "
+                 "ptmhub and the baseline; "
                  "ptmhub's time includes reading the registry record, finding the snapshot in the HF cache "
                  "and recording the use (`touch`).", "",
                  "| path | median | min..max | ratio |", "|---|---:|---:|---:|")
@@ -342,9 +360,20 @@ class Report:
                        ratio <= TARGETS["load_ratio"])
         over = self.r.get("offline_load_overhead")
         if over:
-            self.add("", "ptmhub's own steps around the library call (fresh process, median of "
-                         f"{over[next(iter(over))]['n']}): " + ", ".join(f"{k} {ms(v['median'])}" for k, v in over.items())
-                     + ".")
+            self.add("", "ptmhub's own steps around the library call (fresh process, the framework imports done, "
+                         f"median of {over[next(iter(over))]['n']}): "
+                     + ", ".join(f"{k} {ms(v['median'])}" for k, v in over.items()) + ".")
+            missed = [(lib, v) for lib, v in ol.items()
+                      if v["ptmhub"]["median"] > TARGETS["load_ratio"] * v["baseline"]["median"]]
+            if missed:
+                total = sum(v["median"] for k, v in over.items() if not k.startswith("import"))
+                base = min(v["baseline"]["median"] for _, v in missed)
+                self.add("", f"**Why the load misses 1.05 x.** The allowance is 5% of a {ms(base)} load, "
+                             f"{ms(0.05 * base)}; ptmhub's own steps take {ms(total)} in a fresh process. Nearly "
+                             "all of it is first use of SQLAlchemy in that process (creating the engine and compiling the few statements that read the record "
+                             "and record its use); the same calls in a warm process take a few milliseconds. The "
+                             "model load itself is the library's own call on the cached snapshot. Recording the use "
+                             "(`touch`, a write transaction) is part of `ptmhub.load`'s contract, so it stays.")
         self.add("")
 
     def tfhub(self) -> None:

@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.postgres_url and wanted("postgres"):
             pg_n = args.pg_size or min(max(sizes), 100_000)
             results["postgres"] = {"n": pg_n}
-            _step(results["postgres"], "ingest", ingest.store_ingest, pg_n, args.postgres_url)
+            # the store's default batch: on PostgreSQL a 20,000-record batch only costs memory
+            _step(results["postgres"], "ingest", ingest.store_ingest, pg_n, args.postgres_url, batch=None)
             if "ingest" in results["postgres"]:
                 _step(results["postgres"], "search", search.bench_search, args.postgres_url, reps["search_rounds"])
         if wanted("safetensors"):

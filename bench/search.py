@@ -114,6 +114,9 @@ def bench_search(url: str, rounds: int) -> dict[str, Any]:
               "models": store.count(), "dialect": store.dialect,
               "per_query": {w: {"ptmhub": stats(v["ptmhub"])["median"], "bare": stats(v["bare"])["median"],
                                 "single": stats(v["single"])["median"], "statements": len(st),
+                                # the relevance statement orders by the name-match CASE; the shortcut never does
+                                "answered_by": "full statement" if any("ORDER BY CASE" in sql for sql, _ in st)
+                                else "shortcut",
                                 "matches": matches[w], "returned": hits[w]}
                             for (w, v), st in zip(per_query.items(), statements)}}
     engine.dispose_all()
