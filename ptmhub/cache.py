@@ -20,8 +20,11 @@ cache          layout (read by)                                             dele
 
 Incomplete downloads are reported, never registered as cached: Hugging Face ``*.incomplete``
 blobs (newer than the snapshot's own files), shards an index names but the snapshot lacks,
-snapshot links to missing blobs, torch ``*.partial`` files, TF Hub folders with a lock file,
-a temporary folder or no descriptor, and kagglehub versions without their completion marker.
+snapshot links to missing blobs, what an interrupted :func:`adopt` left in ``.adopt/``, torch
+``*.partial`` files and unextracted repository zipballs, TF Hub folders with a lock file, a
+temporary folder or no descriptor, and kagglehub versions without their completion marker.
+What the hub's library did not make (a user's folder in ``TORCH_HOME/hub``) is ``foreign``:
+reported, never registered or removed.
 
 Integrity: Hugging Face blobs are checked against their names (sha256 for LFS files, the git
 blob sha1 ``sha1("blob <size>\\0" + content)`` otherwise); torch checkpoints against the sha256
@@ -39,6 +42,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from collections import Counter
@@ -84,6 +88,12 @@ _TORCH_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 #: ones alone (a download may be running), and an HF partial this much older than its snapshot's
 #: newest blob is not part of that snapshot's download
 STALE_PARTIAL_SECONDS = 3600
+#: where :func:`adopt` works, inside the repo folder (same file system as ``blobs/``) but outside
+#: ``blobs/``, where huggingface_hub's own partial downloads live: ``.adopt/<host>-<pid>-<id>/``
+#: holds the temporary copies and the staged snapshot, and goes when the adoption ends
+_ADOPT_DIR = ".adopt"
+#: what a killed adopt of ptmhub 0.1 left in blobs/ (scan must not take it for a hub download)
+_LEGACY_ADOPT = re.compile(r"^adopt-[0-9a-f]{32}\.incomplete$")
 
 
 # -- results ---------------------------------------------------------------------------------------
@@ -142,6 +152,8 @@ class Inventory:
     roots: dict[str, str] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)    # e.g. HF datasets, kagglehub datasets
     seconds: float = 0.0
+    # huggingface_hub's scan_cache_dir() answer behind the "hf" part, reused to plan deletions
+    hf_cache_info: Any = field(default=None, repr=False, compare=False)
 
     def find(self, model_id: str | ModelId) -> list[CachedModel]:
         """The cached copies of one model: every copy for a bare ID, only the matching one when the
@@ -577,19 +589,22 @@ def _discover_hf(inv: Inventory) -> None:
         return
     from huggingface_hub import scan_cache_dir
 
-    info = scan_cache_dir(root)
+    info = inv.hf_cache_info = scan_cache_dir(root)
     partial: dict[Path, list[Path]] = {}
     for f in info.incomplete_files:
         partial.setdefault(f.file_path.parent.parent.resolve(), []).append(f.file_path)
     scanned = {r.repo_path.resolve(): r for r in info.repos if r.repo_type == "model"}
     warnings = [str(w) for w in info.warnings]
     for path, mid in repos.items():
-        parts = sorted(partial.get(path, []))
+        adopting, leftovers = _adopt_leftovers(path, partial.get(path, []))
+        parts = sorted(set(partial.get(path, [])) - set(leftovers))
         part_bytes = sum(_size_of(p) for p in parts)
         repo = scanned.get(path)
         rev = _main_revision(repo) if repo is not None else None
         if repo is None or rev is None:
             broken = _broken_links(path / "snapshots")
+            if adopting or leftovers:
+                inv.problems.append(_adopt_problem(path, mid, adopting, leftovers, complete=False))
             if parts:
                 detail = (f"interrupted download: {len(parts)} partial blob(s) ({part_bytes:,} bytes), "
                           f"e.g. blobs/{parts[0].name}; 'ptmhub pull {mid}' completes it")
@@ -599,7 +614,7 @@ def _discover_hf(inv: Inventory) -> None:
                 inv.problems.append(CacheProblem("broken-link", "hf", path,
                                                  f"{len(broken)} snapshot file(s) link to missing blobs ({shown}); "
                                                  f"'ptmhub pull {mid}' fetches them again", str(mid)))
-            else:
+            elif not (adopting or leftovers):  # (an adoption that never got as far as its snapshot)
                 said = next((w for w in warnings if str(path) in w), "no snapshot")
                 inv.problems.append(CacheProblem("corrupt", "hf", path, f"huggingface_hub cannot read it: {said}",
                                                  str(mid)))
@@ -622,6 +637,8 @@ def _discover_hf(inv: Inventory) -> None:
             inv.problems.append(CacheProblem("incomplete", "hf", path, f"{why}; 'ptmhub pull {mid}' completes it",
                                              str(mid), part_bytes, parts))
             continue
+        if adopting or leftovers:
+            inv.problems.append(_adopt_problem(path, mid, adopting, leftovers, complete=True))
         if parts:
             inv.problems.append(CacheProblem("incomplete", "hf", path,
                                              f"{len(parts)} partial blob(s) ({part_bytes:,} bytes) left by an earlier "
@@ -634,6 +651,63 @@ def _discover_hf(inv: Inventory) -> None:
             model_id=str(mid), key=mid.key, cache="hf", path=rev.snapshot_path, size_bytes=repo.size_on_disk,
             files=files, revision=rev.commit_hash, last_accessed=max(repo.last_accessed, repo.last_modified),
             info={"repo_path": str(path), "revisions": revisions, "refs": sorted(rev.refs)}))
+
+
+def _adopt_owner(name: str) -> tuple[str, int] | None:
+    """(host, pid) from an adoption's working folder name ``<host>-<pid>-<id>``."""
+    host, _sep, rest = name.rpartition("-")[0].rpartition("-")
+    pid = rest if host else ""
+    return (host, int(pid)) if pid.isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
+
+
+def _adopt_leftovers(repo_path: Path, partials: Iterable[Path] | None = None) -> tuple[list[Path], list[Path]]:
+    """(adoptions running now, what stopped adoptions left): working folders under ``.adopt/``
+    and, from ptmhub 0.1, ``blobs/adopt-<id>.incomplete`` (among ``partials``, the repo's
+    ``*.incomplete`` files scan_cache_dir listed, when given). A folder of another host is taken
+    as running until it is untouched for :data:`STALE_PARTIAL_SECONDS`."""
+    running: list[Path] = []
+    left: list[Path] = []
+    work = repo_path / _ADOPT_DIR
+    here = socket.gethostname()
+    if work.is_dir():
+        for entry in sorted(work.iterdir()):
+            owner = _adopt_owner(entry.name)
+            if owner is not None and owner[0] == here:
+                alive = _pid_alive(owner[1])
+            else:
+                alive = time.time() - _mtime(entry) <= STALE_PARTIAL_SECONDS and owner is not None
+            (running if alive else left).append(entry)
+    if partials is None:
+        partials = (repo_path / "blobs").glob("adopt-*.incomplete")
+    left += sorted(p for p in partials if _LEGACY_ADOPT.match(p.name))
+    return running, left
+
+
+def _adopt_problem(path: Path, mid: ModelId, running: list[Path], left: list[Path], *, complete: bool) -> CacheProblem:
+    size = sum(_size_of(p) for p in left)
+    again = f"'ptmhub add PATH --id {mid}'"
+    if left:
+        detail = (f"{len(left)} leftover(s) ({size:,} bytes, e.g. {left[0].relative_to(path).as_posix()}) of an "
+                  f"adoption ({again}) that stopped before it finished")
+    else:
+        detail = f"an adoption ({again}) is running ({running[0].relative_to(path).as_posix()})"
+    if complete:
+        detail += "; the snapshot itself is complete"
+        if left:
+            detail += f" (the next {again} or 'ptmhub cache prune --incomplete' removes them)"
+    elif left:
+        detail += f"; run {again} again, which also removes them"
+    return CacheProblem("incomplete", "hf", path, detail, str(mid), size, left)
 
 
 def _mtime(path: Path) -> float:
@@ -655,6 +729,9 @@ def _size_of(path: Path) -> int:
 
 
 # -- discovery: torch.hub ------------------------------------------------------------------------------
+_TORCH_ZIP = re.compile(r"^[^/]+\.zip(?:\.[0-9a-f]{32}\.partial)?$")
+
+
 def _torch_hints(store: Store | None) -> tuple[dict[str, ModelRecord], dict[str, list[str]]]:
     """From the registry: torchhub records by their repository folder, and checkpoint file name ->
     record ids (``extra.checkpoints``, written by ``ptmhub pull``)."""
@@ -749,13 +826,26 @@ def _discover_torch(inv: Inventory, store: Store | None) -> None:
         elif name.startswith(".") and (name.endswith(".partial") or name.endswith(".extract")):
             inv.problems.append(CacheProblem("incomplete", "torchhub", entry, "an unfinished repository download",
                                              size_bytes=_size_of(entry), partial=[entry]))
+        elif entry.is_file() and _TORCH_ZIP.match(name) and _repo_from_folder(name.split(".zip", 1)[0]):
+            # torch.hub downloads OWNER_REPO_REF.zip (via .zip.<id>.partial), extracts it, then deletes it
+            what = ("a repository zipball torch.hub was still downloading" if name.endswith(".partial") else
+                    "a repository zipball torch.hub downloaded but did not extract")
+            inv.problems.append(CacheProblem("incomplete", "torchhub", entry, what, size_bytes=_size_of(entry),
+                                             partial=[entry]))
         elif entry.is_dir() and (entry / "hubconf.py").is_file():
             repos.append(entry)
         elif entry.is_symlink() and not entry.exists():
             inv.problems.append(CacheProblem("broken-link", "torchhub", entry, "a link to nothing"))
+        elif entry.is_dir() and _repo_from_folder(name) is not None:
+            inv.problems.append(CacheProblem(
+                "foreign", "torchhub", entry, "named like a torch.hub repository (OWNER_REPO_REF) but has no "
+                "hubconf.py, so nothing can load from it (if torch.hub made it, torch.hub.load(..., "
+                "force_reload=True) fetches it again); ptmhub leaves it alone", size_bytes=_size_of(entry)))
         else:
-            what = "a folder without hubconf.py" if entry.is_dir() else "a file"
-            inv.problems.append(CacheProblem("foreign", "torchhub", entry, f"{what}: not torch.hub's layout",
+            what = "a folder" if entry.is_dir() else "a file"
+            inv.problems.append(CacheProblem("foreign", "torchhub", entry,
+                                             f"{what} not made by torch.hub (no hubconf.py repository, checkpoint or "
+                                             "download of its own): ptmhub leaves it alone",
                                              size_bytes=_size_of(entry)))
     by_dir, by_checkpoint = _torch_hints(store)
     ck_names = {c.name: c for c in checkpoints}
@@ -1345,36 +1435,57 @@ def verify(model_id: str | None = None, *, store: Store | str | None = None) -> 
 
 
 # -- rm and prune ---------------------------------------------------------------------------------------------
-def _remove_hf(models: list[CachedModel], mid: ModelId | None, dry_run: bool) -> Removal:
+def _remove_hf(groups: list[list[CachedModel]], mid: ModelId | None, dry_run: bool,
+               info: Any = None) -> list[Removal]:
+    """Remove Hugging Face repos (all their revisions, or the one ``mid`` names) through
+    huggingface_hub's own deletion: one ``scan_cache_dir()`` (or ``info``, the one discovery made)
+    and one ``delete_revisions(...).execute()`` for every repo at once, so that removing N repos
+    does not rescan the cache N times. One :class:`Removal` per repo, as each would be alone."""
     from huggingface_hub import scan_cache_dir
 
-    repo_path = Path(models[0].info["repo_path"])
-    info = scan_cache_dir(_hf_root())
-    repo = next((r for r in info.repos if r.repo_path.resolve() == repo_path), None)
-    hashes = [r.commit_hash for r in repo.revisions
-              if mid is None or not mid.revision or mid.revision == r.commit_hash or mid.revision in r.refs
-              ] if repo is not None else []
-    if repo is None or not hashes:
-        size = _size_of(repo_path)
-        if not dry_run:
-            shutil.rmtree(repo_path, ignore_errors=True)
-        return Removal([models[0].key], "hf", [str(repo_path)], size, "folder removed (huggingface_hub cannot read it)")
-    strategy = info.delete_revisions(*hashes)
-    whole = repo_path in {p.resolve() for p in strategy.repos}
-    if not dry_run:
-        strategy.execute()
-        if whole:
-            shutil.rmtree(_hf_root() / ".locks" / repo_path.name, ignore_errors=True)
-    paths = [str(repo_path)] if whole else [str(p) for p in sorted(strategy.snapshots)]
-    return Removal([models[0].key], "hf", paths, strategy.expected_freed_size,
-                   f"huggingface_hub delete_revisions({len(hashes)} revision(s)).execute()")
+    if info is None:
+        info = scan_cache_dir(_hf_root())
+    by_path = {r.repo_path.resolve(): r for r in info.repos}
+    removals: list[Removal] = []
+    planned: list[tuple[Path | None, Removal]] = []  # (the repo folder when it goes whole, its removal)
+    every: list[str] = []
+    for models in groups:
+        repo_path = Path(models[0].info["repo_path"])
+        repo = by_path.get(repo_path)
+        hashes = [r.commit_hash for r in repo.revisions
+                  if mid is None or not mid.revision or mid.revision == r.commit_hash or mid.revision in r.refs
+                  ] if repo is not None else []
+        if repo is None or not hashes:
+            size = _size_of(repo_path)
+            if not dry_run:
+                shutil.rmtree(repo_path, ignore_errors=True)
+            removals.append(Removal([models[0].key], "hf", [str(repo_path)], size,
+                                    "folder removed (huggingface_hub cannot read it)"))
+            continue
+        plan = info.delete_revisions(*hashes)  # in memory: this repo's part of the deletion
+        whole = repo_path in {p.resolve() for p in plan.repos}
+        paths = [str(repo_path)] if whole else [str(p) for p in sorted(plan.snapshots)]
+        removal = Removal([models[0].key], "hf", paths, plan.expected_freed_size,
+                          f"huggingface_hub delete_revisions({len(hashes)} revision(s)).execute()")
+        removals.append(removal)
+        planned.append((repo_path if whole else None, removal))
+        every += hashes
+    if planned and not dry_run:
+        info.delete_revisions(*every).execute()
+        for gone, _removal in planned:
+            if gone is not None:
+                shutil.rmtree(_hf_root() / ".locks" / gone.name, ignore_errors=True)
+    if len(planned) > 1:
+        for _path, removal in planned:
+            removal.how += f" (one deletion for {len(planned)} repos)"
+    return removals
 
 
 def _remove_unit(models: list[CachedModel], mid: ModelId | None, dry_run: bool) -> Removal:
     first = models[0]
     keys = sorted({m.key for m in models})
     if first.cache == "hf":
-        return _remove_hf(models, mid, dry_run)
+        return _remove_hf([models], mid, dry_run)[0]
     if first.cache == "kagglehub":
         size = first.size_bytes
         archive = first.path.parent / f"{first.path.name}.archive"
@@ -1487,6 +1598,8 @@ def _prune_partials(inv: Inventory, dry_run: bool) -> list[Removal]:
         if not dry_run:
             for f in stale:
                 shutil.rmtree(f, ignore_errors=True) if f.is_dir() and not f.is_symlink() else f.unlink(missing_ok=True)
+                if f.parent.name == _ADOPT_DIR:
+                    _rmdir_if_empty(f.parent)
         removed.append(Removal([p.model_id] if p.model_id else [], p.cache, [str(f) for f in stale], size,
                                "partial download removed", reason="an unfinished download, untouched for over an hour"))
     return removed
@@ -1538,8 +1651,12 @@ def prune(*, older_than_days: float | None = None, max_size: int | str | None = 
             chosen.append((used, group, reason))
             remaining -= size
     removed = _prune_partials(inv, dry_run) if incomplete else []
+    hf = [(used, group, reason) for used, group, reason in chosen if group[0].cache == "hf"]
+    # the Hugging Face repos in one deletion, planned on the scan discover() made (no rescan per repo)
+    done = dict(zip((id(group) for _u, group, _r in hf),
+                    _remove_hf([group for _u, group, _r in hf], None, dry_run, inv.hf_cache_info) if hf else []))
     for used, group, reason in chosen:
-        removal = _remove_unit(group, None, dry_run)
+        removal = done.get(id(group)) or _remove_unit(group, None, dry_run)
         removal.last_used, removal.reason = _iso(used), reason
         removed.append(removal)
     if not dry_run and removed:
@@ -1575,11 +1692,17 @@ def _is_lfs(name: str, size: int, patterns: list[str]) -> bool:
     return False
 
 
-def _copy_hashing(src: Path, blobs: Path, lfs: bool) -> str:
-    """Copy ``src`` into ``blobs`` under its ETag (sha256 for LFS, git blob sha1 otherwise), the
-    huggingface_hub way: to ``<etag>.incomplete`` first, renamed only when complete."""
+def _hash_file(path: Path, lfs: bool) -> str:
+    return _sha256(path) if lfs else git_blob_sha1(path)
+
+
+def _copy_hashing(src: Path, blobs: Path, lfs: bool, tmp_dir: Path) -> str:
+    """Copy ``src`` into ``blobs`` under its ETag (sha256 for LFS, git blob sha1 otherwise): to a
+    temporary file in ``tmp_dir`` first (outside ``blobs/``, so never taken for a huggingface_hub
+    download), renamed only when complete. A blob already under the ETag is kept only when its
+    own hash matches (a flipped byte keeps the size); otherwise the new copy replaces it."""
     size = src.stat().st_size
-    tmp = blobs / f"adopt-{uuid.uuid4().hex}.incomplete"
+    tmp = tmp_dir / uuid.uuid4().hex
     digest = hashlib.sha256() if lfs else hashlib.sha1(f"blob {size}\0".encode())
     try:
         with open(src, "rb") as fin, open(tmp, "wb") as fout:
@@ -1588,12 +1711,27 @@ def _copy_hashing(src: Path, blobs: Path, lfs: bool) -> str:
                 fout.write(chunk)
         etag = digest.hexdigest()
         target = blobs / etag
-        if target.is_file() and target.stat().st_size == size:
+        if target.is_file() and target.stat().st_size == size and _hash_file(target, lfs) == etag:
             return etag
         os.replace(tmp, target)
         return etag
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def _clean_adopt_leftovers(storage: Path) -> None:
+    """Remove what stopped adoptions left in this repo folder (their process is gone)."""
+    _running, left = _adopt_leftovers(storage)
+    for p in left:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+    _rmdir_if_empty(storage / _ADOPT_DIR)
 
 
 def _model_files(folder: Path) -> list[tuple[str, int]]:
@@ -1620,9 +1758,14 @@ def adopt(path: str | os.PathLike[str], model_id: str, *, store: Store | str | N
     ``ptmhub load`` find it offline like any pulled model, and ``ptmhub cache verify`` can check it.
 
     The snapshot is named by the commit in ``hf:OWNER/NAME@COMMIT`` when given; otherwise by the
-    sha1 of the adopted file list (not a Hub commit: the record's note says so). Blobs are
-    written to ``*.incomplete`` first and the snapshot is moved into place whole, then the ref is
-    written, so an interrupted adoption never looks complete.
+    sha1 of the adopted file list (not a Hub commit: the record's note says so).
+
+    Every temporary file lives in the repo folder's ``.adopt/<host>-<pid>-<id>/`` (outside
+    ``blobs/``, where a partial file would pass for a huggingface_hub download): blob copies are
+    renamed to their ETag only when complete, the snapshot is moved into place whole, then the ref
+    is written, so an interrupted adoption never looks complete. A blob already under its ETag is
+    reused only if its hash matches (a corrupt one is replaced). What a killed adoption left is
+    reported by :func:`scan` as such and removed by the next adoption of the same repo.
 
     Raises:
         UsageError: not an ``hf:`` ID, or not a folder with files.
@@ -1638,39 +1781,45 @@ def adopt(path: str | os.PathLike[str], model_id: str, *, store: Store | str | N
     storage = _hf_root() / repo_folder_name(repo_id=mid.path, repo_type="model")
     blobs = storage / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
-    patterns = _lfs_patterns(folder)
-    etags = {name: _copy_hashing(folder / name, blobs, _is_lfs(name, size, patterns)) for name, size in files}
-    if mid.revision and _HEX40.match(mid.revision):
-        commit, ref = mid.revision, None
-        note = "the commit given with the ID"
-    else:
-        manifest = "\n".join(f"{name}\t{etags[name]}" for name, _ in files)
-        commit, ref = hashlib.sha1(manifest.encode()).hexdigest(), mid.revision or "main"
-        note = "not a Hub commit: the sha1 of the adopted file list"
-    staging = storage / ".adopt" / uuid.uuid4().hex  # same depth as snapshots/<commit>: links stay valid
+    _clean_adopt_leftovers(storage)
+    # all temporary files live here: a kill leaves them where scan knows them as ours
+    work = storage / _ADOPT_DIR / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    (work / "blobs").mkdir(parents=True)
     try:
+        patterns = _lfs_patterns(folder)
+        etags = {name: _copy_hashing(folder / name, blobs, _is_lfs(name, size, patterns), work / "blobs")
+                 for name, size in files}
+        if mid.revision and _HEX40.match(mid.revision):
+            commit, ref = mid.revision, None
+            note = "the commit given with the ID"
+        else:
+            manifest = "\n".join(f"{name}\t{etags[name]}" for name, _ in files)
+            commit, ref = hashlib.sha1(manifest.encode()).hexdigest(), mid.revision or "main"
+            note = "not a Hub commit: the sha1 of the adopted file list"
+        snapshot = storage / "snapshots" / commit
+        staging = work / "snapshot"
         for name, _size in files:
             link = staging / name
             link.parent.mkdir(parents=True, exist_ok=True)
             blob = blobs / etags[name]
-            try:
-                os.symlink(os.path.relpath(blob, link.parent), link)
+            try:  # relative to where the link will be once the snapshot is moved into place
+                os.symlink(os.path.relpath(blob, (snapshot / name).parent), link)
             except OSError:  # no symlinks (some file systems): huggingface_hub copies then too
                 shutil.copyfile(blob, link)
-        snapshot = storage / "snapshots" / commit
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        if snapshot.exists():
-            shutil.rmtree(snapshot)
+        if snapshot.exists():  # moved aside (and removed with the work folder): no moment without one
+            os.replace(snapshot, work / "previous")
         os.replace(staging, snapshot)
+        refs = [ref] if ref else ([] if (storage / "refs" / "main").exists() else ["main"])
+        for r in refs:
+            ref_file = storage / "refs" / r
+            ref_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = work / f"ref-{uuid.uuid4().hex[:8]}"  # not in refs/: huggingface_hub reads every file there
+            tmp.write_text(commit)
+            os.replace(tmp, ref_file)
     finally:
-        shutil.rmtree(storage / ".adopt", ignore_errors=True)
-    refs = [ref] if ref else ([] if (storage / "refs" / "main").exists() else ["main"])
-    for r in refs:
-        ref_file = storage / "refs" / r
-        ref_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ref_file.with_name(f".{ref_file.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_text(commit)
-        os.replace(tmp, ref_file)
+        shutil.rmtree(work, ignore_errors=True)
+        _rmdir_if_empty(storage / _ADOPT_DIR)
     facts = folder_facts(snapshot, [n for n, _ in files])
     plain = mid.with_(revision=None)
     record = _record(plain, platform="huggingface", facts=facts, files=files, revision=commit, source_url=plain.url(),

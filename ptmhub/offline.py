@@ -25,15 +25,23 @@ The transformers tokenizer path is known to wait minutes on network timeouts whe
 huggingface_hub call answers from the cache or fails at once.
 
 :func:`guard` is the backstop around every load from a native cache (``ptmhub.load``): inside
-it, huggingface_hub's import-time flag is on (put back afterwards, so a program that goes on
-using huggingface_hub online is not silently switched off) and any ``connect()`` or name lookup
-from *this thread* on an internet socket fails at once with :class:`~ptmhub.errors.OfflineError`
-(a ``ConnectionError``: urllib and requests report it as a failed connection and the backends
-turn it into ``NotCachedError`` naming ``ptmhub pull ID``). That covers what has no switch of its
-own, such as a hubconf entrypoint whose ``load_state_dict_from_url`` finds its checkpoint
-missing. Other threads are not affected, Unix-domain sockets (a local PostgreSQL) are allowed,
-and every refused call is recorded in :func:`blocked_attempts`: after loading a fully cached
-model the list is empty.
+it, the native switches are on (environment variables and the copies libraries took at import,
+such as ``huggingface_hub.constants.HF_HUB_OFFLINE``) and any ``connect()`` or name lookup from
+*this thread* on an internet socket fails at once with :class:`~ptmhub.errors.OfflineError` (a
+``ConnectionError``: urllib and requests report it as a failed connection and the backends turn
+it into ``NotCachedError`` naming ``ptmhub pull ID``). That covers what has no switch of its own,
+such as a hubconf entrypoint whose ``load_state_dict_from_url`` finds its checkpoint missing.
+Other threads are not affected, Unix-domain sockets (a local PostgreSQL) are allowed, and every
+refused call is recorded in :func:`blocked_attempts`: after loading a fully cached model the list
+is empty.
+
+One mode, no half states: when offline mode is on for the process (``offline=True`` in the API
+calls :func:`apply`, ``--offline``, ``PTMHUB_OFFLINE=1``), ptmhub's settings, the environment
+variables and the libraries' import-time flags all say offline, before, inside and after a
+:func:`guard`; a later plain ``from_pretrained("some/repo")`` in the same process answers from the
+cache or fails at once. Only when offline mode is off does a ``guard(True)`` put the switches
+(environment and flags) back as they were when its block ends. :func:`enable` ``(False)`` ends the
+mode for everything at once.
 """
 
 from __future__ import annotations
@@ -49,14 +57,14 @@ from typing import Any
 from . import settings
 from .errors import OfflineError
 
-__all__ = ["enable", "is_offline", "apply", "offline_mode", "NATIVE_SWITCHES", "guard", "blocked_attempts",
-           "clear_blocked_attempts"]
+__all__ = ["enable", "is_offline", "apply", "reset", "offline_mode", "NATIVE_SWITCHES", "IMPORT_TIME_FLAGS",
+           "guard", "blocked_attempts", "clear_blocked_attempts"]
 
 #: Environment variables the native libraries read to stay off the network.
 NATIVE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 _OWN = "PTMHUB_OFFLINE"
-# values of the variables before ptmhub first set them, so enable(False) can put them back
-_saved: dict[str, str | None] | None = None
+# the variables and import-time flags before ptmhub first set them, so enable(False) can put them back
+_saved: tuple[dict[str, str | None], dict[tuple[str, str], Any]] | None = None
 
 
 def is_offline() -> bool:
@@ -64,21 +72,42 @@ def is_offline() -> bool:
     return settings.get().offline
 
 
-def _patch_loaded_libraries(offline: bool) -> None:
-    """Libraries that read their switch once at import: update the already-imported copy."""
-    constants = sys.modules.get("huggingface_hub.constants")
-    if constants is not None and hasattr(constants, "HF_HUB_OFFLINE"):
-        constants.HF_HUB_OFFLINE = offline
-    datasets_config = sys.modules.get("datasets.config")
-    if datasets_config is not None and hasattr(datasets_config, "HF_HUB_OFFLINE"):
-        datasets_config.HF_HUB_OFFLINE = offline
+#: Copies of the offline switch that libraries take once, at import, as (module, attribute):
+#: setting the environment variable later does not reach them, so they are patched where loaded.
+IMPORT_TIME_FLAGS = (
+    ("huggingface_hub.constants", "HF_HUB_OFFLINE"),   # is_offline_mode() reads it (transformers 5 too)
+    ("transformers.utils.hub", "_is_offline_mode"),     # transformers 4's own copy
+    ("datasets.config", "HF_HUB_OFFLINE"),
+    ("datasets.config", "HF_DATASETS_OFFLINE"),
+)
+
+
+def _flag_values() -> dict[tuple[str, str], Any]:
+    """The import-time flags of the libraries loaded now (absent ones are left out)."""
+    out = {}
+    for module_name, attr in IMPORT_TIME_FLAGS:
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, attr):
+            out[(module_name, attr)] = getattr(module, attr)
+    return out
+
+
+def _patch_loaded_libraries(offline: bool, previous: dict[tuple[str, str], Any] | None = None) -> None:
+    """Libraries that read their switch once at import: update the already-imported copy, to
+    ``offline``, or to its ``previous`` value where one was saved."""
+    previous = previous or {}
+    for module_name, attr in IMPORT_TIME_FLAGS:
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, attr):
+            setattr(module, attr, previous.get((module_name, attr), offline))
 
 
 def enable(offline: bool = True) -> bool:
     """Turn offline mode on (or off) for this process, for ptmhub and every native library.
 
-    ``enable(False)`` restores the native variables to what they were before ptmhub first set
-    them; a switch the user exported (``HF_HUB_OFFLINE=1`` in the shell) stays as it was.
+    ``enable(False)`` restores the native variables and the libraries' import-time flags to what
+    they were before ptmhub first set them; a switch the user exported (``HF_HUB_OFFLINE=1`` in
+    the shell) stays as it was.
 
     Returns:
         The new state.
@@ -86,29 +115,57 @@ def enable(offline: bool = True) -> bool:
     global _saved
     if offline:
         if _saved is None:
-            _saved = {name: os.environ.get(name) for name in (*NATIVE_SWITCHES, _OWN)}
+            with _lock:  # inside a guard of a process that was online, what the guard saved is "before"
+                _saved = _native_saved or ({name: os.environ.get(name) for name in (*NATIVE_SWITCHES, _OWN)},
+                                           _flag_values())
         settings.override(offline=True)  # sets the variables (settings.set_offline_env)
         _patch_loaded_libraries(True)
         return True
-    if _saved is not None:
-        for name, value in _saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        _saved = None
+    _restore()
     state = settings.reload().offline  # back to what the environment says
-    _patch_loaded_libraries(state)
+    if state:
+        _patch_loaded_libraries(True)
     return state
 
 
+def _put_back(env: dict[str, str | None], flags: dict[tuple[str, str], Any]) -> None:
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _patch_loaded_libraries(False, flags)  # a library imported since: off, like the mode
+
+
+def _restore() -> None:
+    """Put the variables and flags :func:`enable` changed back as they were before it."""
+    global _saved
+    if _saved is not None:
+        saved, _saved = _saved, None
+        _put_back(*saved)
+
+
 def apply(offline: bool | None = None) -> bool:
-    """What every API entry point calls first: ``offline=True`` turns offline mode on; ``None``
-    keeps the current mode but, when it is on (e.g. ``PTMHUB_OFFLINE=1`` alone), makes sure the
-    native switches agree before any library is used. Returns whether offline mode is on."""
+    """What every API entry point calls first (``api._offline``): make the native switches agree
+    with the mode. ``offline=True`` turns offline mode on for the process; ``None`` (or False)
+    keeps the current mode: when it is on (e.g. ``PTMHUB_OFFLINE=1`` alone, or ``--offline``),
+    the environment variables and the libraries' import-time flags are set before any library
+    is used; when it is off although ptmhub had turned them on (the settings were re-read
+    since), they are put back. Returns whether offline mode is on."""
     if offline or settings.get().offline:
         return enable(True)
+    _restore()
     return False
+
+
+def reset() -> None:
+    """Forget what ptmhub changed and set the libraries' import-time flags from the current
+    settings. For test harnesses that put the environment back and re-read the settings behind
+    ptmhub's back (``settings.reload()``): call it after, or offline mode leaks into the next test
+    through huggingface_hub's flag."""
+    global _saved
+    _saved = None
+    _patch_loaded_libraries(settings.get().offline)
 
 
 @contextmanager
@@ -184,31 +241,53 @@ def _install() -> None:
         socket.getaddrinfo = _wrap_getaddrinfo(socket.getaddrinfo)
 
 
+# The native switches are process-wide, so guards in every thread share one count: the first to
+# enter saves them (only when offline mode is off), the last to leave puts them back.
+_native_depth = 0
+_native_saved: tuple[dict[str, str | None], dict[tuple[str, str], Any]] | None = None
+
+
+def _switches_on() -> None:
+    global _native_depth, _native_saved
+    with _lock:
+        if _native_depth == 0:
+            _native_saved = None if is_offline() else (
+                {name: os.environ.get(name) for name in (*NATIVE_SWITCHES, _OWN)}, _flag_values())
+        _native_depth += 1
+        settings.set_offline_env()
+        _patch_loaded_libraries(True)
+
+
+def _switches_back() -> None:
+    global _native_depth, _native_saved
+    with _lock:
+        _native_depth -= 1
+        if _native_depth or _native_saved is None:
+            return
+        saved, _native_saved = _native_saved, None
+        if not is_offline():  # (offline mode turned on meanwhile stays, whole)
+            _put_back(*saved)
+
+
 @contextmanager
 def guard(enabled: bool | None = None) -> Iterator[None]:
     """Run a block (a load from a native cache) with offline mode enforced; see the module
     docstring. ``enabled=None`` follows the setting; False runs the block unchanged.
 
-    The native libraries' environment switches are set for the rest of the process
-    (:func:`ptmhub.settings.set_offline_env`); huggingface_hub's import-time flag and the socket
-    guard last only for the block.
+    Inside the block the native switches are on (environment variables and import-time flags) and
+    this thread's sockets are refused. Afterwards the switches stay on when offline mode is on for
+    the process (:func:`is_offline`); when it is off, they are put back as they were.
     """
     if enabled is None:
         enabled = is_offline()
     if not enabled:
         yield
         return
-    settings.set_offline_env()
     _install()
-    outermost = not _active()
-    constants = sys.modules.get("huggingface_hub.constants")
-    previous = getattr(constants, "HF_HUB_OFFLINE", None) if constants is not None else None
-    if outermost and constants is not None:
-        constants.HF_HUB_OFFLINE = True
+    _switches_on()
     _local.depth = getattr(_local, "depth", 0) + 1
     try:
         yield
     finally:
         _local.depth -= 1
-        if outermost and constants is not None:
-            constants.HF_HUB_OFFLINE = previous
+        _switches_back()

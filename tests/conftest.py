@@ -94,9 +94,10 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PTMHUB_MAX_WAIT", "3")
     monkeypatch.setenv("PTMHUB_HTTP_TIMEOUT", "5")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    from ptmhub import settings
+    from ptmhub import offline, settings
 
     settings.reload()
+    offline.reset()  # offline mode lasts for a process: a test that turned it on must not leak it
     yield base
     settings.reload()
 

