@@ -45,9 +45,13 @@ def get_store(store: Store | str | None = None) -> Store:
 
 
 def _offline(offline: bool | None) -> bool:
-    if offline:
-        settings.override(offline=True)
-    return settings.get().offline
+    """Whether this call runs offline. ``offline=True`` turns offline mode on for the whole process
+    through :func:`ptmhub.offline.apply`, so ptmhub's settings, the native libraries' environment
+    switches and their import-time flags (``huggingface_hub.constants.HF_HUB_OFFLINE``) all agree,
+    and stay so after the call; when the mode is already on, makes sure they still agree."""
+    from .offline import apply
+
+    return apply(offline)
 
 
 def _backend(mid: ModelId):
@@ -163,14 +167,52 @@ def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store |
     offline_on = _offline(offline)
     st = get_store(store)
     record = st.get(mid.key)
-    with guard(offline_on):
-        loaded = _backend(mid).load(mid, record, **_trust_kwargs(mid, trust), **kwargs)
-    if record is not None:
+    use = _RecordUse(st, record) if record is not None else None
+    try:
+        with guard(offline_on):
+            loaded = _backend(mid).load(mid, record, **_trust_kwargs(mid, trust), **kwargs)
+    except BaseException:
+        if use is not None:
+            use.undo()
+        raise
+    if use is not None:
+        use.wait()
+    return loaded
+
+
+class _RecordUse:
+    """``last_used`` written in a thread while the model loads.
+
+    A process's first write to a SQLite registry syncs the write-ahead log (an fsync: 5-13 ms on
+    the benchmark machine, most of ``ptmhub.load``'s own cost); done beside the load, that wait
+    overlaps the library's work instead of adding to it. :meth:`wait` joins the thread before
+    ``load`` returns, so the use is recorded when it returns; a load that fails puts
+    ``last_used`` back (:meth:`undo`). A registry that cannot be written never fails a load.
+    """
+
+    def __init__(self, store: Store, record: ModelRecord) -> None:
+        import threading
+
+        self.store, self.record, self.at = store, record, None
+        self.thread = threading.Thread(target=self._touch, name="ptmhub-record-use", daemon=True)
+        self.thread.start()
+
+    def _touch(self) -> None:
         try:
-            st.touch(record.id)
+            self.at = self.store.touch(self.record.id)
         except PtmhubError:
             pass
-    return loaded
+
+    def wait(self) -> None:
+        self.thread.join()
+
+    def undo(self) -> None:
+        self.thread.join()
+        if self.at is not None:
+            try:
+                self.store.untouch(self.record.id, at=self.at, previous=self.record.last_used)
+            except PtmhubError:
+                pass
 
 
 def add(path: str, *, model_id: str | None = None, store: Store | str | None = None) -> ModelRecord:
