@@ -126,6 +126,18 @@ def test_thresholds_are_ordered():
         assert 0 < bounds["partial"] < bounds["full"]
 
 
+def test_the_docs_state_the_thresholds_in_use():
+    """docs/finetune.md's thresholds table and its opening example say what the code does."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "finetune.md").read_text()
+    for modality, row in (("text", "| text ("), ("default", "| default (")):
+        low, high = THRESHOLDS[modality]["partial"], THRESHOLDS[modality]["full"]
+        line = next(line for line in doc.splitlines() if line.startswith(row))
+        assert f"| n < {low:,} | {low:,} <= n < {high:,} | n >= {high:,} |" in line, line
+    low, high = TEXT["partial"], TEXT["full"]
+    assert f"(auto: {low:,} <= 200 < {high:,} with the text thresholds)" in doc
+    assert choose("auto", train_size=200, modality="text").strategy == "partial"
+
+
 def test_choose_rejects_bad_input():
     with pytest.raises(UsageError, match="unknown strategy"):
         choose("half")
@@ -354,15 +366,17 @@ def test_torchvision_mobilenet_v3(no_network):
 
 def test_auto_uses_the_thresholds_of_the_modality(tiny_bert_dir, no_network):
     torchvision = pytest.importorskip("torchvision")
-    size = TEXT["full"]  # enough for full fine-tuning of a text model, only partial for an image model
-    assert DEFAULT["partial"] <= size < DEFAULT["full"]
+    size = DEFAULT["partial"]  # enough for full fine-tuning of a text model, only partial for an image model
+    assert TEXT["full"] <= size < DEFAULT["full"]
     text = load_for_finetune(tiny_bert_dir, num_labels=2, train_size=size)
     image = load_for_finetune(torchvision.models.resnet18(weights=None), num_labels=2, train_size=size)
     assert (text.strategy, image.strategy) == ("full", "partial")
     assert "text thresholds" in text.notes[0] and "default thresholds" in image.notes[0]
 
 
-def test_torchhub_id_from_the_torch_cache(no_network):
+@pytest.mark.parametrize(("strategy", "unfreeze_last"), [("feature_extraction", None), ("partial", None),
+                                                         ("partial", 1), ("full", None)])
+def test_torchhub_id_from_the_torch_cache(no_network, strategy, unfreeze_last):
     torchvision = pytest.importorskip("torchvision")
     from urllib.parse import urlsplit
 
@@ -372,21 +386,34 @@ def test_torchhub_id_from_the_torch_cache(no_network):
     torch.manual_seed(1)
     source = torchvision.models.resnet18(weights=None)
     torch.save(source.state_dict(), checkpoints / Path(urlsplit(weights.url).path).name)
-    bundle = load_for_finetune("torchhub:pytorch/vision/resnet18", num_labels=2, strategy="feature_extraction")
-    assert bundle.trainable_parameters == 512 * 2 + 2
-    assert torch.equal(bundle.model.conv1.weight, source.conv1.weight)  # the cached weights were loaded
+    bundle = load_for_finetune("torchhub:pytorch/vision/resnet18", num_labels=2, strategy=strategy,
+                               unfreeze_last=unfreeze_last)
+    model = bundle.model
+    fc = 512 * 2 + 2
+    layer4 = list(model.layer4)  # ResNet-18's last two BasicBlocks: the default quarter of 8
+    expected = {"feature_extraction": fc,
+                "partial": fc + n_params(*(layer4 if unfreeze_last is None else layer4[-unfreeze_last:])),
+                "full": n_params(source) - 512 * 1000 - 1000 + fc}[strategy]  # the source's body and a new fc
+    assert bundle.trainable_parameters == expected == trainable_count(model)
+    assert torch.equal(model.conv1.weight, source.conv1.weight)  # the cached weights were loaded
     assert bundle.preprocess is not None  # the weights' own transforms
     assert bundle.model_id == "torchhub:pytorch/vision/resnet18"
+    images = torch.rand(4, 3, 32, 32)
+    check_torch_step(bundle, lambda m: m(images), torch.tensor([0, 1, 1, 0]))
 
 
 # -- timm ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("strategy", ["feature_extraction", "partial", "full"])
-def test_timm_resnet(no_network, strategy):
+@pytest.mark.parametrize(("strategy", "unfreeze_last"), [("feature_extraction", None), ("partial", None),
+                                                         ("partial", 3), ("full", None)])
+def test_timm_resnet(no_network, strategy, unfreeze_last):
     timm = pytest.importorskip("timm")
     model = timm.create_model("resnet18", pretrained=False)
-    bundle = load_for_finetune(model, num_labels=5, strategy=strategy)
+    bundle = load_for_finetune(model, num_labels=5, strategy=strategy, unfreeze_last=unfreeze_last)
     fc = 512 * 5 + 5
-    expected = {"feature_extraction": fc, "partial": fc + n_params(*model.layer4), "full": n_params(model)}[strategy]
+    blocks = [*model.layer1, *model.layer2, *model.layer3, *model.layer4]  # timm's fine groups: 8 BasicBlocks
+    n = unfreeze_last or 2  # default: ceil(8 / 4), i.e. layer4
+    expected = {"feature_extraction": fc, "partial": fc + n_params(*blocks[8 - n:]), "full": n_params(model)}[strategy]
+    assert bundle.blocks == 8 and trainable_count(model) == expected
     assert bundle.trainable_parameters == expected
     assert bundle.adapter == "timm" and bundle.head == "fc" and model.get_classifier().out_features == 5
     assert bundle.preprocess is not None  # timm's transform from the pretrained cfg
@@ -402,6 +429,8 @@ def test_timm_vit_tiny(no_network):
     # the last two of 12 blocks, then the final norm that follows them
     assert bundle.blocks == 12
     assert bundle.trainable_parameters == head + n_params(*model.blocks[-2:]) + n_params(model.norm)
+    assert trainable_count(model) == bundle.trainable_parameters
+    check_torch_step(bundle, lambda m: m(torch.rand(2, 3, 32, 32)), torch.tensor([0, 2]))
 
 
 def test_timm_hf_id_from_the_cache(tmp_path, no_network):
@@ -491,7 +520,8 @@ def test_tf1_hub_format_cannot_train(tiny_saved_model, tmp_path, no_network):
     _tf_step(bundle)
 
 
-def test_tfhub_id_from_the_tfhub_cache(tiny_saved_model, no_network):
+@pytest.mark.parametrize("strategy", ["feature_extraction", "partial", "full"])
+def test_tfhub_id_from_the_tfhub_cache(tiny_saved_model, no_network, strategy):
     import shutil
 
     from ptmhub.hubs.tfhub import handle_url, module_dir
@@ -500,9 +530,13 @@ def test_tfhub_id_from_the_tfhub_cache(tiny_saved_model, no_network):
     folder, own = tiny_saved_model
     mid = parse("tfhub:tiny/features/1")
     shutil.copytree(folder, module_dir(handle_url(mid)))
-    bundle = load_for_finetune("tfhub:tiny/features/1", num_labels=2, strategy="full")
-    assert bundle.trainable_parameters == own + 4 * 2 + 2
+    bundle = load_for_finetune("tfhub:tiny/features/1", num_labels=3, strategy=strategy, unfreeze_last=1)
+    head = 4 * 3 + 3
+    assert bundle.trainable_parameters == (own + head if strategy == "full" else head)
     assert bundle.model_id == "tfhub:tiny/features/1"
+    if strategy == "partial":  # a KerasLayer trains or freezes as a whole
+        assert bundle.strategy == "feature_extraction" and any("cannot be honoured" in n for n in bundle.notes)
+    _tf_step(bundle)
 
 
 # -- the real all-MiniLM-L6-v2 -------------------------------------------------------------------
@@ -515,17 +549,22 @@ def minilm_dir() -> Path:
     return folder
 
 
-@pytest.mark.parametrize("strategy", ["feature_extraction", "partial", "full"])
-def test_minilm(minilm_dir, no_network, strategy):
-    bundle = load_for_finetune(minilm_dir, num_labels=2, strategy=strategy, offline=True)
+@pytest.mark.parametrize(("strategy", "unfreeze_last"), [("feature_extraction", None), ("partial", None),
+                                                         ("partial", 1), ("partial", 6), ("full", None)])
+def test_minilm(minilm_dir, no_network, strategy, unfreeze_last):
+    bundle = load_for_finetune(minilm_dir, num_labels=2, strategy=strategy, unfreeze_last=unfreeze_last,
+                               offline=True)
     model = bundle.model
     bert = model.body[0].auto_model
     assert type(bert).__name__ == "BertModel" and len(bert.encoder.layer) == 6
     assert n_params(bert) == 22_713_216  # the published all-MiniLM-L6-v2
     head = 384 * 2 + 2
+    n = unfreeze_last or 2  # default ceil(6 / 4) = 2 layers
     expected = {"feature_extraction": head,
-                "partial": head + n_params(*bert.encoder.layer[4:]),  # default ceil(6 / 4) = 2 layers
+                "partial": head + n_params(*bert.encoder.layer[6 - n:]),  # the pooler never trains
                 "full": n_params(model) - n_params(bert.pooler)}[strategy]  # the unused pooler stays frozen
+    if unfreeze_last == 6:  # every layer: all but the embeddings (and the pooler)
+        assert expected == n_params(model) - n_params(bert.embeddings, bert.pooler)
     assert bundle.trainable_parameters == expected == trainable_count(model)
     assert bundle.total_parameters == 22_713_216 + head
     assert bundle.adapter == "sentence-transformers" and bundle.head == "head"

@@ -40,7 +40,7 @@ STRATEGIES = ("feature_extraction", "partial", "full", "auto")
 #: ``default``: everything else (images, audio, TF Hub), from the literature. Why these numbers:
 #: docs/finetune.md#thresholds.
 THRESHOLDS: dict[str, dict[str, int]] = {
-    "text": {"partial": 100, "full": 1_000},
+    "text": {"partial": 100, "full": 300},
     "default": {"partial": 1_000, "full": 10_000},
 }
 MODALITIES = tuple(THRESHOLDS)
