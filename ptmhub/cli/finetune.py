@@ -6,7 +6,8 @@ import click
 
 from .output import echo_json, json_option
 
-STRATEGY_CHOICES = ("auto", "feature_extraction", "partial", "full")
+# the library accepts feature-extraction too (strategies.normalize), so the command does as well
+STRATEGY_CHOICES = ("auto", "feature_extraction", "feature-extraction", "partial", "full")
 
 
 def _shape(text: str | None) -> tuple[int | None, ...] | None:
