@@ -72,7 +72,9 @@ class Report:
         cpu_ratio = c["search"]["cpu"]["median"] / c["baseline"]["cpu"]["median"]
         self.check("`ptmhub --help`", ms(helpt), "<= 100 ms", helpt <= TARGETS["help"])
         self.check("`ptmhub search` on registry.db.example / `python -c 'import sqlalchemy, click'`",
-                   f"{ratio:.2f} x ({ms(search)} / {ms(base)}; CPU {cpu_ratio:.2f} x)", "<= 1.15 x",
+                   f"{ratio:.2f} x ({ms(search)} / {ms(base)}; CPU {cpu_ratio:.2f} x)"
+                   + (f"; {search / c['baseline_frozen']['wall']['median']:.2f} x like for like (below)"
+                      if "baseline_frozen" in c else ""), "<= 1.15 x",
                    ratio <= TARGETS["search_vs_import"])
         self.check("`ptmhub search` vs `hf --help`", f"{ms(search)} vs {ms(hf)}" if hf else "hf not installed",
                    "faster", None if hf is None else search < hf)
@@ -89,7 +91,16 @@ class Report:
                  "`registry/orm.py`), listings print without rich (360 -> 245 ms); the user data dir "
                  "(platformdirs, ~2.4 ms) is looked up only when no `--db` or `PTMHUB_DATABASE_URL` is given; "
                  "SQLite file URLs are built without SQLAlchemy's URL grammar (a regex compiled on first use, "
-                 "~1.5 ms).", "")
+                 "~1.5 ms); and the command ends without the interpreter's final garbage collection "
+                 "(`gc.freeze()` after closing the registry connections and flushing output; atexit handlers "
+                 "still run), which walked every object the process made only for the OS to free them.", "")
+        frozen = c.get("baseline_frozen", {}).get("wall", {}).get("median")
+        if frozen:
+            self.add(f"That last change also helps the baseline: ending `import sqlalchemy, click` the same way "
+                     f"takes {ms(frozen)}, and against that like-for-like baseline the search is "
+                     f"{search / frozen:.2f} x. The target's ratio (above) is against the plain baseline, as "
+                     "the issue states it; the like-for-like ratio is ptmhub's own work (its imports, the "
+                     "engine, the queries; phases below) over SQLAlchemy's import alone.", "")
         if ratio > TARGETS["search_vs_import"]:
             aio = next((f", {t:.0f} ms in this run" for name, t in s.get("importtime") or ()
                         if name.endswith("sqlite.aiosqlite")), "")

@@ -17,6 +17,10 @@ CASES = {
     "search": (f"ptmhub --db registry.db.example {' '.join(SEARCH_ARGS)}",
                [str(BIN / "ptmhub"), "--db", str(EXAMPLE_DB), *SEARCH_ARGS]),
     "baseline": ("python -c 'import sqlalchemy, click'", [PY, "-c", "import sqlalchemy, click"]),
+    # like for like: the baseline also ending without the interpreter's final collection, as
+    # the ptmhub command does (cli._end_of_process)
+    "baseline_frozen": ("python -c 'import sqlalchemy, click, gc; gc.freeze()'",
+                        [PY, "-c", "import sqlalchemy, click, gc; gc.freeze()"]),
     "hf_help": ("hf --help (huggingface_hub's CLI)", [str(BIN / "hf"), "--help"]),
     "python": ("python -c pass (interpreter alone)", [PY, "-c", "pass"]),
 }
