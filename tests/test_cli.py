@@ -85,11 +85,13 @@ def test_ls(db, capsys):
 def test_db_commands(tmp_path, capsys):
     path = str(tmp_path / "new.db")
     code, out, _ = run(["--db", path, "db", "upgrade"], capsys)
-    assert code == 0 and "(empty) -> 0001" in out
+    from ptmhub.registry.schema import SCHEMA_HEAD
+
+    assert code == 0 and f"(empty) -> {SCHEMA_HEAD}" in out
     code, out, _ = run(["--db", path, "db", "upgrade"], capsys)
-    assert "already at schema 0001" in out
+    assert f"already at schema {SCHEMA_HEAD}" in out
     code, out, _ = run(["--db", path, "db", "current"], capsys)
-    assert out.startswith("0001") and "up to date" in out
+    assert out.startswith(SCHEMA_HEAD) and "up to date" in out
 
 
 def test_trust_commands(db, capsys):

@@ -1,4 +1,4 @@
 """Schema version this code expects (checked without importing Alembic; a test keeps it equal
 to the head of migrations/versions)."""
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
