@@ -23,7 +23,7 @@ mode, folder, url = {mode!r}, {folder!r}, {url!r}
 import transformers, sentence_transformers  # imports are not what is measured
 from transformers import AutoModel, AutoTokenizer
 from sentence_transformers import SentenceTransformer
-import ptmhub, ptmhub.api, ptmhub.hubs.huggingface, ptmhub.registry.store  # noqa: F401
+import ptmhub, ptmhub.api, ptmhub.hubs.huggingface, ptmhub.offline, ptmhub.registry.store  # noqa: F401
 # SQLAlchemy's SQLite dialect: a module import like the others (ptmhub imports it when it first
 # opens a SQLite registry); its own cost is measured apart (DIALECT_CHILD) and reported
 import sqlalchemy.dialects.sqlite  # noqa: F401
@@ -50,7 +50,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 # what the real load has imported by then (transformers imports it), so it is not counted here
 import huggingface_hub.file_download  # noqa: F401
-import ptmhub.api, ptmhub.hubs.huggingface, ptmhub.registry.store  # noqa: F401
+import ptmhub.api, ptmhub.hubs.huggingface, ptmhub.offline, ptmhub.registry.store  # noqa: F401
 import sqlalchemy.dialects.sqlite  # noqa: F401  as in the load runs
 from ptmhub.hubs.huggingface import _cached_snapshot
 import gc
