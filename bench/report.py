@@ -394,11 +394,22 @@ class Report:
             if missed:
                 total = sum(v["median"] for k, v in over.items() if not k.startswith(("import", "touch")))
                 base = min(v["baseline"]["median"] for _, v in missed)
+                touch = next((v["median"] for k, v in over.items() if k.startswith("touch")), 0.0)
+                allowance = 0.05 * base
+                if total + touch > allowance:
+                    why = (f"ptmhub's own steps before the library call take {ms(total)} in a fresh process, "
+                           f"and recording the use {ms(touch)} more of CPU: it runs beside the load, but its "
+                           "Python work (compiling and running the UPDATE) shares the interpreter lock with "
+                           "the load, so only its wait on the disk is hidden. Most of it is first use of "
+                           "SQLAlchemy in that process (creating the engine and compiling the statements; the "
+                           "same calls in a warm process take under a millisecond).")
+                else:
+                    why = (f"ptmhub's own steps take {ms(total + touch)} in a fresh process, within it; the rest "
+                           "of the measured difference is within the run-to-run spread (min..max above).")
                 self.add("", f"**Why the load misses 1.05 x.** The allowance is 5% of a {ms(base)} load, "
-                             f"{ms(0.05 * base)}; ptmhub's own steps before the library call take {ms(total)} in a fresh process, most of it "
-                             "first use of SQLAlchemy in that process (creating the engine "
-                             "and compiling the statements; the same calls in a warm process take under a "
-                             "millisecond). The model load itself is the library's own call on the cached snapshot.")
+                             f"{ms(allowance)}; {why} The model load itself is the library's own call on the "
+                             "cached snapshot, the same call the baseline makes; the spread (min..max) shows "
+                             "how much one run's ratio can move on this machine.")
         if over:
             self.add("", "What was changed for this target: reading the record and recording the use take one "
                          "statement each fewer (the canonical ID is tried before aliases), and the use "
