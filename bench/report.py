@@ -227,7 +227,7 @@ class Report:
             self.add("", f"PostgreSQL (a private server on the same machine, same generator, the store's default "
                          f"batch of 1,000): {pg['n']:,} records at **{_rate(pg['rate'])}** (store time "
                          f"{pg['store_seconds']:.1f} s, of which {pg['cpu']:.1f} s CPU in the client; peak RSS "
-                         f"{pg['maxrss_mb']:.0f} MB). The server's own work (the same nine b-tree indexes plus a GIN "
+                         f"{pg['maxrss_mb']:.0f} MB). The server's own work (the same six b-tree indexes plus a GIN "
                          "index on the text) is the rest.")
         self.add("")
 
