@@ -3,13 +3,18 @@ PostgreSQL, and the shared real-data folder."""
 
 from __future__ import annotations
 
-import ipaddress
+import importlib.util
 import sqlite3  # noqa: F401  load Python's SQLite (with FTS5) before TensorFlow's copy
 import os
-import socket
 from pathlib import Path
 
 import pytest
+
+# Before any test imports huggingface_hub, which reads these once, at import: with telemetry on,
+# every Hub request it builds asks the *default* endpoint for its agent registry (a real host,
+# whatever HF_ENDPOINT a test later points ptmhub at), and its CLI checks for updates.
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PTMHUB_SHARED", ROOT.parent / "shared"))
@@ -17,59 +22,43 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 # -- network guard: tests may only talk to loopback -------------------------------------------
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_create_connection = socket.create_connection
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _is_loopback(address) -> bool:
-    if isinstance(address, (str, bytes)):  # AF_UNIX path
-        return True
-    host = address[0]
-    if isinstance(host, bytes):
-        host = host.decode()
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-class NonLoopbackConnection(AssertionError):
-    pass
-
-
-def _guarded_connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only 127.0.0.1 is allowed")
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only 127.0.0.1 is allowed")
-    return _real_connect_ex(self, address)
-
-
-def _guarded_getaddrinfo(host, *args, **kwargs):
-    if host is not None:
-        h = host.decode() if isinstance(host, bytes) else str(host)
-        if h not in ("localhost",) and not _is_loopback((h, 0)):
-            raise NonLoopbackConnection(f"test tried to resolve {h!r}: only loopback is allowed")
-    return _real_getaddrinfo(host, *args, **kwargs)
+# One guard (tests/netguard/sitecustomize.py) for this process and every Python process a test
+# starts; each refused attempt is also logged, and a test whose process or children made one fails.
+_GUARD_DIR = Path(__file__).resolve().parent / "netguard"
+_spec = importlib.util.spec_from_file_location("ptmhub_test_netguard", _GUARD_DIR / "sitecustomize.py")
+netguard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(netguard)
+NonLoopbackConnection = netguard.NonLoopbackConnection
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _loopback_only():
-    socket.socket.connect = _guarded_connect
-    socket.socket.connect_ex = _guarded_connect_ex
-    socket.getaddrinfo = _guarded_getaddrinfo
+def _loopback_only(tmp_path_factory):
+    log = tmp_path_factory.mktemp("netguard") / "attempts.log"
+    log.touch()
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", netguard.LOG_VARIABLE)}
+    os.environ[netguard.LOG_VARIABLE] = str(log)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_GUARD_DIR), saved["PYTHONPATH"]]))
+    netguard.install()
+    yield log
+    netguard.uninstall()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def _no_network_attempts(_loopback_only):
+    """Fails the test if it, or any process it started, tried to reach beyond loopback, even
+    where the error was caught and swallowed on the way."""
+    start = _loopback_only.stat().st_size
     yield
-    socket.socket.connect = _real_connect
-    socket.socket.connect_ex = _real_connect_ex
-    socket.getaddrinfo = _real_getaddrinfo
+    with open(_loopback_only, encoding="utf-8") as log:
+        log.seek(start)
+        attempts = log.read().strip()
+    if attempts:
+        pytest.fail("network use beyond 127.0.0.1:\n" + attempts[:6000], pytrace=False)
 
 
 # -- isolated environment ---------------------------------------------------------------------

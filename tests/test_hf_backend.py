@@ -565,7 +565,8 @@ def test_sentence_transformers_model_loads_as_one(hf_hub, backend, tmp_path, mon
                          vocab_size=len(vocab), max_position_embeddings=32)).save_pretrained(base)
     encoder = Transformer(str(base))
     out = tmp_path / "st"
-    SentenceTransformer(modules=[encoder, Pooling(16)]).save(str(out))
+    # no model card: writing one asks the Hub about the base model (a network call of the fixture)
+    SentenceTransformer(modules=[encoder, Pooling(16)]).save(str(out), create_model_card=False)
     files = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}
     repo = hf_hub.add_repo("test/tiny-st", files=files)
     repo.info.update(library_name="sentence-transformers", pipeline_tag="sentence-similarity")
