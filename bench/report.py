@@ -58,7 +58,10 @@ class Report:
         self.add("## CLI start-up", "",
                  f"Each command is a fresh process, run {c['help']['wall']['n']} times round-robin with the others "
                  "(so a burst of load hits them all alike) after two warm-up rounds; wall time median, its "
-                 "min..max, and the CPU time (user + system) the process used.", "",
+                 "min..max, and the CPU time (user + system) the process used. Every command runs with "
+                 "huggingface_hub's network calls off (`HF_HUB_OFFLINE=1`, `HF_HUB_DISABLE_UPDATE_CHECK=1`, "
+                 "`HF_HUB_DISABLE_TELEMETRY=1`): importing its CLI otherwise asks the Hub for an agent "
+                 "registry, which would time a network round trip, not start-up.", "",
                  "| command | wall median | wall min..max | CPU median | ratio to `import sqlalchemy, click` |",
                  "|---|---:|---:|---:|---:|")
         for case in c.values():
