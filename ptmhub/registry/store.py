@@ -383,7 +383,7 @@ class Store:
             # the canonical ID (what callers holding a record pass) in one statement; an alias after
             if conn.execute(models.update().where(models.c.id == key).values(**values)).rowcount:
                 return
-            key = conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
+            key = self._alias_target(conn, key)
             if key is None:
                 from ..errors import NotInRegistryError
 
@@ -399,6 +399,11 @@ class Store:
         key = self._key(model_id)
         if conn.execute(sa.select(models.c.id).where(models.c.id == key)).first():
             return key
+        return self._alias_target(conn, key)
+
+    @staticmethod
+    def _alias_target(conn: sa.Connection, key: str) -> str | None:
+        """The model an alias (an old name, a URL form) points at; None if ``key`` is none."""
         return conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
 
     def get(self, model_id: str) -> ModelRecord | None:
@@ -407,7 +412,7 @@ class Store:
             key = self._key(model_id)
             row = conn.execute(sa.select(models).where(models.c.id == key)).first()
             if row is None:  # an alias (an old name, a URL form) of a stored model?
-                key = conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
+                key = self._alias_target(conn, key)
                 if key is None:
                     return None
                 row = conn.execute(sa.select(models).where(models.c.id == key)).first()
