@@ -36,9 +36,18 @@ case "$cmd" in
       as_pg "'$bin/initdb' -D '$dir/data' -U ptmhub --auth=trust -E UTF8 --no-locale" >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    as_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-h 127.0.0.1 -p $port -k '$dir' -c fsync=off -c full_page_writes=off -c max_connections=100\" start" >&2 \
-      || { cat "$dir/server.log" >&2; exit 1; }
-    echo "postgresql://ptmhub@127.0.0.1:$port/postgres"
+    # the next ports when one is taken (another server, an earlier run's): up to 10 tries
+    for try_port in $(seq "$port" $((port + 9))); do
+      : >"$dir/server.log"
+      if as_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-h 127.0.0.1 -p $try_port -k '$dir' -c fsync=off -c full_page_writes=off -c max_connections=100\" start" >&2; then
+        echo "postgresql://ptmhub@127.0.0.1:$try_port/postgres"
+        exit 0
+      fi
+      grep -q "Address already in use" "$dir/server.log" || break
+      echo "port $try_port is taken, trying the next" >&2
+    done
+    cat "$dir/server.log" >&2
+    exit 1
     ;;
   stop)
     dir=$(cd "$dir" && pwd)
