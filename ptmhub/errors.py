@@ -119,6 +119,15 @@ class CorruptArchiveError(PtmhubError, ValueError):
     exit_code = 7
 
 
+class LimitExceededError(PtmhubError, ValueError):
+    """Input (an archive, a page, a header, a hubconf) beyond one of ptmhub's resource limits.
+
+    The message names the limit and the ``PTMHUB_*`` variable that raises it.
+    """
+
+    exit_code = 7
+
+
 class IntegrityError(PtmhubError, ValueError):
     """A file whose hash or size differs from what the hub published."""
 

@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Settings", "get", "reload", "override", "set_offline_env"]
 
@@ -20,6 +21,27 @@ _TRUE = {"1", "true", "yes", "on"}
 def _flag(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in _TRUE
+
+
+def _number(name: str, default: float, kind: type = float, *, zero_ok: bool = False) -> Any:
+    """A numeric variable; a value that is not a positive number is a one-line usage error."""
+    value = os.environ.get(name)
+    if not value:
+        return kind(default)
+    try:
+        number = kind(value.strip().replace("_", ""))
+    except ValueError:
+        number = -1
+    if not (number >= 0 if zero_ok else number > 0) or number == float("inf"):
+        from .errors import UsageError
+
+        raise UsageError(f"{name}={value!r} is not a positive {'whole ' if kind is int else ''}number",
+                         hint=f"unset {name} or set it to e.g. {kind(default)}")
+    return number
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
 
 
 def _path(name: str, default: Path) -> Path:
@@ -46,6 +68,15 @@ class Settings:
     http_timeout: float        # PTMHUB_HTTP_TIMEOUT (seconds per request)
     max_retries: int           # PTMHUB_MAX_RETRIES
     max_wait: float            # PTMHUB_MAX_WAIT: total seconds we sleep for backoff per call
+    # Resource limits (docs/reliability.md, "Limits"): every one can be raised by its variable.
+    max_page_bytes: int        # PTMHUB_MAX_PAGE_BYTES: one listing page's body (HF sync)
+    max_page_items: int        # PTMHUB_MAX_PAGE_ITEMS: items accepted in one listing page
+    max_archive_bytes: int     # PTMHUB_MAX_ARCHIVE_BYTES: total bytes an archive may extract to
+    max_archive_ratio: float   # PTMHUB_MAX_ARCHIVE_RATIO: extracted bytes / archive bytes
+    max_archive_files: int     # PTMHUB_MAX_ARCHIVE_FILES: entries in one archive
+    max_remote_header_bytes: int  # PTMHUB_MAX_REMOTE_HEADER_BYTES: safetensors header bytes per repo count
+    max_remote_requests: int   # PTMHUB_MAX_REMOTE_REQUESTS: HTTP requests per remote parameter count
+    max_hubconf_bytes: int     # PTMHUB_MAX_HUBCONF_BYTES: an untrusted hubconf.py read for static listing
 
     @cached_property
     def home(self) -> Path:
@@ -83,9 +114,17 @@ class Settings:
             torch_home=torch_home,
             tfhub_cache_dir=tfhub_cache,
             kagglehub_cache=_path("KAGGLEHUB_CACHE", cache_home / "kagglehub"),
-            http_timeout=float(env.get("PTMHUB_HTTP_TIMEOUT") or 10.0),
-            max_retries=int(env.get("PTMHUB_MAX_RETRIES") or 4),
-            max_wait=float(env.get("PTMHUB_MAX_WAIT") or 60.0),
+            http_timeout=_number("PTMHUB_HTTP_TIMEOUT", 10.0),
+            max_retries=_number("PTMHUB_MAX_RETRIES", 4, int, zero_ok=True),
+            max_wait=_number("PTMHUB_MAX_WAIT", 60.0),
+            max_page_bytes=_int("PTMHUB_MAX_PAGE_BYTES", 16 * 1024 * 1024),
+            max_page_items=_int("PTMHUB_MAX_PAGE_ITEMS", 10_000),
+            max_archive_bytes=_int("PTMHUB_MAX_ARCHIVE_BYTES", 64 * 1024**3),
+            max_archive_ratio=_number("PTMHUB_MAX_ARCHIVE_RATIO", 200.0),
+            max_archive_files=_int("PTMHUB_MAX_ARCHIVE_FILES", 20_000),
+            max_remote_header_bytes=_int("PTMHUB_MAX_REMOTE_HEADER_BYTES", 64 * 1024 * 1024),
+            max_remote_requests=_int("PTMHUB_MAX_REMOTE_REQUESTS", 256),
+            max_hubconf_bytes=_int("PTMHUB_MAX_HUBCONF_BYTES", 1024 * 1024),
         )
 
 
