@@ -91,3 +91,106 @@ def bench_safetensors(tmp: Path) -> dict[str, Any] | None:
                 os.environ[k] = v
         settings.reload()
     return out
+
+
+# -- hostile repos: budgets and malformed headers (issue 14) -------------------------------------------
+#: (case, what it builds). Each runs in a fresh interpreter so its peak RSS (VmHWM) is its own.
+HOSTILE_CASES = ("6 x 100 MB headers", "20,000 shards", "nested JSON header", "huge dims")
+
+
+def _shard_file(path: Path, header_bytes: int) -> Path:
+    """A valid safetensors file whose JSON header is ``header_bytes`` long (padded metadata)."""
+    import json
+    import struct
+
+    base = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+    skeleton = json.dumps({"__metadata__": {"pad": ""}, **base}).encode()
+    pad = "x" * max(0, header_bytes - len(skeleton))
+    raw = json.dumps({"__metadata__": {"pad": pad}, **base}).encode()
+    with path.open("wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw + b"\0" * 8)
+    return path
+
+
+def _vmhwm() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_hostile_case(case: str, tmp: str) -> dict[str, Any]:
+    """One hostile case through ``count_remote`` against a loopback Hub (called in a child process)."""
+    import json
+    import struct
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hf_server import FakeHub
+
+    from ptmhub.errors import PtmhubError
+    from ptmhub.hubs import safetensors_remote as st
+
+    tmp_path = Path(tmp)
+    hub = FakeHub().start()
+    repo = "bench/hostile"
+    files: dict[str, Any] = {}
+    if case == "6 x 100 MB headers":
+        big = _shard_file(tmp_path / "big.safetensors", st.MAX_HEADER_BYTES - 64)
+        names = [f"model-0000{i + 1}-of-00006.safetensors" for i in range(6)]
+        files = {n: big for n in names}
+    elif case == "20,000 shards":
+        small = _shard_file(tmp_path / "small.safetensors", 100).read_bytes()
+        names = [f"model-{i + 1:05d}-of-20000.safetensors" for i in range(20_000)]
+        files = {n: small for n in names}
+    elif case == "nested JSON header":
+        raw = b"[" * 100_000 + b"]" * 100_000
+        files = {"model.safetensors": struct.pack("<Q", len(raw)) + raw}
+    elif case == "huge dims":
+        # F4 (4 bits) was an unknown dtype before, so its offsets were not checked against the shape
+        raw = json.dumps({"w": {"dtype": "F4", "shape": [2**62, 2**62], "data_offsets": [0, 8]}}).encode()
+        files = {"model.safetensors": struct.pack("<Q", len(raw)) + raw + b"\0" * 8}
+    if len(files) > 1:
+        files["model.safetensors.index.json"] = json.dumps({"weight_map": {f"t{i}": n for i, n in enumerate(files)}})
+    hosted = hub.add_repo(repo, files=files)
+    for f in hosted.files.values():
+        f.digests()  # the server hashes each file for its ETag once: not part of the measurement
+    selection = st.select_weight_files(files)
+    hub.reset_counters()
+    start = time.perf_counter()
+    try:
+        count = st.count_remote(selection, lambda n: f"{hub.url}/{repo}/resolve/main/{n}")
+        outcome = f"parameters={count.parameters}"
+    except PtmhubError as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the "before" code let these escape; recorded as such
+        outcome = f"escaped {type(exc).__name__}: {str(exc)[:100]}"
+    seconds = time.perf_counter() - start
+    time.sleep(0.2)  # let the server finish counting what it sent
+    hub.stop()
+    return {"case": case, "bytes": sum(hub.bytes_sent.values()), "requests": len(hub.requests),
+            "seconds": round(seconds, 3), "peak_rss": _vmhwm(), "outcome": outcome[:300]}
+
+
+def bench_hostile(tmp: Path) -> dict[str, Any]:
+    """Every :data:`HOSTILE_CASES` case in its own child process: bytes, requests, seconds, peak RSS."""
+    import json
+
+    from .common import child
+
+    out = {}
+    for case in HOSTILE_CASES:
+        code = ("import json; from bench.safetensors import run_hostile_case; "
+                f"print(json.dumps(run_hostile_case({case!r}, {str(tmp)!r})))")
+        out[case] = child(code, timeout=1800)
+    return out
+
+
+if __name__ == "__main__":  # python -m bench.safetensors: the hostile cases only, as markdown rows
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        for case, row in bench_hostile(Path(d)).items():
+            print(json.dumps(row))
+            print(f"| {case} | {row['bytes']:,} B | {row['requests']:,} | {row['seconds']:.2f} s | "
+                  f"{row['peak_rss'] / 2**20:.0f} MiB | {row['outcome']} |", flush=True)
