@@ -15,12 +15,14 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 from . import settings
 from .errors import (
     AuthError,
     GatedModelError,
     HubServerError,
+    LimitExceededError,
     MalformedResponseError,
     ModelNotFoundError,
     NetworkError,
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = ["session", "request", "get_json", "raise_for_status", "retry_after_seconds", "stream_to_file",
-           "check_online", "redact"]
+           "check_online", "redact", "origin", "same_origin", "host_of", "parse_link_header", "next_link",
+           "read_capped", "iter_json_array"]
 
 USER_AGENT = "ptmhub"
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -218,3 +221,230 @@ def stream_to_file(response: requests.Response, dest: Any, *, progress: Any = No
         if progress is not None:
             progress(len(chunk))
     return total
+
+
+# -- origins: where a token may go ------------------------------------------------------------------
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_LINK_URL_CHARS = 16 * 1024  # a real Hub cursor link is a few hundred characters
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL (default port filled in); None when it has none.
+
+    Never raises: a URL that cannot be parsed (``http://[::1``, port ``99999``) has no origin.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def same_origin(url: str, base: str) -> bool:
+    """True when ``url`` has the scheme, host and port of ``base`` (the only place a token may go)."""
+    mine = origin(url)
+    return mine is not None and mine == origin(base)
+
+
+def host_of(url: str) -> str:
+    """``host[:port]`` of a URL for messages: never the user info, the path or the query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = parts.port
+    except ValueError:
+        return "an unparsable address"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+# -- Link headers (RFC 8288) -------------------------------------------------------------------------
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_OWS = re.compile(r"[ \t]*")
+_BAD_URI_CHARS = re.compile(r"[\x00-\x20\x7f]")  # "<" and ">" cannot occur: ">" ends the URI
+
+
+def _malformed_link(value: str, why: str) -> MalformedResponseError:
+    shown = redact(value[:80]) + ("..." if len(value) > 80 else "")
+    return MalformedResponseError(f"the hub sent a malformed Link header ({why}): {shown!r}",
+                                  hint="retry later; if it persists, check the endpoint address")
+
+
+def parse_link_header(value: str) -> list[tuple[str, dict[str, str]]]:
+    """Parse a ``Link`` header into ``[(uri-reference, {param: value})]``, in order.
+
+    Strict where a lenient parser would guess: every link-value is ``<URI>`` followed by
+    ``; name[=value]`` parameters (token or quoted-string values), separated by commas. Parameter
+    names are lowercased; ``rel`` keeps its value (a space-separated list).
+
+    Raises:
+        MalformedResponseError: anything else (one line, the value shortened and redacted).
+    """
+    links: list[tuple[str, dict[str, str]]] = []
+    n, i = len(value), 0
+    while True:
+        while i < n and value[i] in " \t,":
+            i += 1
+        if i >= n:
+            return links
+        if value[i] != "<":
+            raise _malformed_link(value, f"expected '<' at character {i}")
+        end = value.find(">", i + 1)
+        if end < 0:
+            raise _malformed_link(value, "a '<' without its '>'")
+        uri = value[i + 1:end]
+        if _BAD_URI_CHARS.search(uri):
+            raise _malformed_link(value, "a link with spaces or control characters in it")
+        params: dict[str, str] = {}
+        i = end + 1
+        while True:
+            i = _OWS.match(value, i).end()  # type: ignore[union-attr]
+            if i >= n or value[i] == ",":
+                break
+            if value[i] != ";":
+                raise _malformed_link(value, f"expected ';' or ',' at character {i}")
+            i = _OWS.match(value, i + 1).end()  # type: ignore[union-attr]
+            m = _TOKEN.match(value, i)
+            if not m:
+                raise _malformed_link(value, f"a parameter without a name at character {i}")
+            name, i = m.group().lower(), m.end()
+            i = _OWS.match(value, i).end()  # type: ignore[union-attr]
+            param = ""
+            if i < n and value[i] == "=":
+                i = _OWS.match(value, i + 1).end()  # type: ignore[union-attr]
+                if i < n and value[i] == '"':
+                    i += 1
+                    chars = []
+                    while i < n and value[i] != '"':
+                        if value[i] == "\\" and i + 1 < n:
+                            i += 1
+                        chars.append(value[i])
+                        i += 1
+                    if i >= n:
+                        raise _malformed_link(value, "an unterminated quoted string")
+                    param, i = "".join(chars), i + 1
+                else:
+                    m = _TOKEN.match(value, i)
+                    if not m:
+                        raise _malformed_link(value, f"a parameter without a value at character {i}")
+                    param, i = m.group(), m.end()
+            params.setdefault(name, param)  # RFC 8288: only the first occurrence counts
+        links.append((uri, params))
+
+
+def next_link(value: str | None, *, base: str) -> str | None:
+    """The absolute ``rel="next"`` URL of a ``Link`` header, or None when there is none.
+
+    ``base`` is the URL the header came with (the response's final URL, after redirects). The
+    result is a syntactically sound http(s) URL with a host and no user info; whether it may
+    receive a token is the caller's decision (:func:`same_origin`).
+
+    Raises:
+        MalformedResponseError: a malformed header, two different next links, or a next link
+            that is not a usable http(s) URL.
+    """
+    if not value:
+        return None
+    found: str | None = None
+    for uri, params in parse_link_header(value):
+        if "next" not in params.get("rel", "").lower().split():
+            continue
+        if found is not None and uri != found:
+            raise _malformed_link(value, "two different next-page links")
+        found = uri
+    if found is None:
+        return None
+    if len(found) > MAX_LINK_URL_CHARS:
+        raise _malformed_link(value, f"a next-page link longer than {MAX_LINK_URL_CHARS} characters")
+    try:
+        url = urljoin(base, found)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        raise _malformed_link(value, "a next-page link that is not a valid URL") from None
+    if origin(url) is None:
+        raise _malformed_link(value, "a next-page link that is not an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise _malformed_link(value, "a next-page link with credentials in it")
+    return url
+
+
+# -- bounded bodies -----------------------------------------------------------------------------------
+def read_capped(response: requests.Response, *, max_bytes: int, what: str, variable: str) -> bytes:
+    """The whole body, refused as soon as it passes ``max_bytes`` (announced or actually sent).
+
+    A ``Content-Length`` over the cap is refused before a byte is read; otherwise the body is
+    streamed and counted (after decompression, so a gzip bomb stops at the cap too).
+
+    Raises:
+        LimitExceededError: the body is larger than ``max_bytes`` (names ``variable``).
+        NetworkError: the body broke off or ended short of its ``Content-Length``.
+    """
+    def too_large() -> LimitExceededError:
+        response.close()
+        return LimitExceededError(f"{what} from {host_of(response.url)} is larger than the {max_bytes:,}-byte "
+                                  f"limit ({variable})", hint=f"raise {variable} if this endpoint really sends so much")
+
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and "Content-Encoding" not in response.headers and int(announced) > max_bytes:
+        raise too_large()
+    body = bytearray()
+    for chunk in iter_body(response, 65536):
+        if len(body) + len(chunk) > max_bytes:
+            raise too_large()
+        body += chunk
+    return bytes(body)
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def iter_json_array(data: bytes | str, *, what: str) -> Iterator[Any]:
+    """The items of a top-level JSON array, decoded one at a time.
+
+    A caller that stops early (an item cap) never turns the rest of the body into Python
+    objects. The whole array is checked: trailing data or a broken item is an error when reached.
+
+    Raises:
+        MalformedResponseError: not JSON, not an array, or nested too deep to decode.
+    """
+    import json
+
+    def malformed(why: str) -> MalformedResponseError:
+        return MalformedResponseError(f"the hub answered {what} with {why}",
+                                      hint="retry later; if it persists, check the endpoint address")
+
+    if isinstance(data, bytes):
+        try:
+            text = data.decode(json.detect_encoding(data))
+        except (UnicodeDecodeError, LookupError):
+            raise malformed("malformed JSON (not UTF-8)") from None
+    else:
+        text = data
+    decoder = json.JSONDecoder()
+    i = _JSON_WS.match(text).end()  # type: ignore[union-attr]
+    if text[i:i + 1] != "[":
+        raise malformed("something other than a JSON list")
+    i = _JSON_WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    if text[i:i + 1] != "]":
+        while True:
+            try:
+                item, i = decoder.raw_decode(text, i)
+            except ValueError:
+                raise malformed("malformed JSON") from None
+            except RecursionError:
+                raise malformed("JSON nested too deeply") from None
+            yield item
+            i = _JSON_WS.match(text, i).end()  # type: ignore[union-attr]
+            sep = text[i:i + 1]
+            if sep == "]":
+                break
+            if sep != ",":
+                raise malformed("malformed JSON")
+            i = _JSON_WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    if _JSON_WS.match(text, i + 1).end() != len(text):  # type: ignore[union-attr]
+        raise malformed("malformed JSON (data after the list)")

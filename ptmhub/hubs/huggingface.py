@@ -33,6 +33,8 @@ from ..errors import (
     AuthError,
     GatedModelError,
     HubServerError,
+    IntegrityError,
+    InvalidIdError,
     MalformedResponseError,
     MissingDependencyError,
     ModelNotFoundError,
@@ -65,6 +67,8 @@ SYNC_EXPAND = ("author", "cardData", "createdAt", "downloads", "gated", "lastMod
                "pipeline_tag", "private", "safetensors", "sha", "tags", "trendingScore")
 MAX_FILES_IN_EXTRA = 2000
 _RETRY_STATUS = (408, 429, 500, 502, 503, 504)
+#: X-Error-Code values the Hub sends and huggingface_hub types (RepoNotFound, GatedRepo, ...).
+_KNOWN_ERROR_CODES = ("RepoNotFound", "GatedRepo", "EntryNotFound", "RevisionNotFound")
 _PICKLE = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _OTHER_FORMATS = (".h5", ".msgpack", ".ot", ".onnx", ".onnx_data", ".mlmodel", ".tflite", ".gguf", ".keras", ".pb")
 _OTHER_DIRS = ("onnx/", "coreml/", "openvino/", "tflite/", "tfjs/")
@@ -73,6 +77,28 @@ _PYTORCH_LIBRARIES = {"diffusers", "timm", "sentence-transformers", "peft", "ope
                       "stable-baselines3", "espnet", "asteroid", "transformers.js"}
 _TF_LIBRARIES = {"keras", "tf-keras", "tensorflowtts", "tensorflow", "keras-hub", "tfhub"}
 _FINE_TUNABLE_LIBRARIES = {"transformers", "timm", "sentence-transformers"}
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+#: Files that hold weights: a snapshot without one is not a cached model.
+_WEIGHTS = (".safetensors", *_PICKLE, *_OTHER_FORMATS)
+
+
+def _checked_sha(value: Any, *, what: str, model_id: str | None = None) -> str:
+    """A commit hash the server sent, checked (40 lowercase hex) before it is stored or put in a path.
+
+    Raises:
+        MalformedResponseError: anything else (a mirror's garbage, or ``../`` aimed at the cache).
+    """
+    if isinstance(value, str) and _COMMIT.fullmatch(value):
+        return value
+    shown = repr(value)[:60]
+    raise MalformedResponseError(f"the hub answered {what} with an invalid commit hash {shown}",
+                                 hint="a commit hash is 40 hex digits; check HF_ENDPOINT (a mirror may not be "
+                                      "serving git commits)", model_id=model_id)
+
+
+def _source_url(repo_id: str) -> str:
+    """The model's page on the configured endpoint (HF_ENDPOINT), not always huggingface.co."""
+    return f"{_endpoint()}/{repo_id}"
 
 
 def _hf() -> Any:
@@ -146,6 +172,18 @@ def map_error(exc: BaseException, *, what: str, model_id: str | None = None) -> 
     status, headers = _status_and_headers(exc)
     server = (headers.get("X-Error-Message") or "") if headers else ""
     page = _page_url(model_id.removeprefix("hf:").split("@")[0]) if model_id else _endpoint()
+    if isinstance(exc, errors.HFValidationError):  # refused before any request: the ID, not the hub
+        return InvalidIdError(f"{model_id or 'the ID'} is not a valid Hugging Face repo id: "
+                              f"{http.redact(str(exc).splitlines()[0])[:160]}",
+                              hint="use OWNER/NAME of letters, digits, '-', '_', '.' (no '--' or '..', at most "
+                                   "96 characters)", model_id=model_id), False
+    code = (headers.get("X-Error-Code") or "") if headers else ""
+    if status in (401, 404) and code and code not in _KNOWN_ERROR_CODES:
+        # a mirror's own code (e.g. a route it lacks): not "log in", not "no such model"
+        return NetworkError(f"{what}: {_endpoint()} cannot answer this request (HTTP {status}, X-Error-Code "
+                            f"{http.redact(code)[:40]})",
+                            hint="HF_ENDPOINT may be a mirror without this part of the Hub API; use the Hub or a "
+                                 "mirror that serves it", model_id=model_id), False
     if isinstance(exc, errors.OfflineModeIsEnabled):
         return OfflineError(f"offline mode is on and {what} needs the network",
                             hint=f"run 'ptmhub pull {model_id}' while online" if model_id else "unset HF_HUB_OFFLINE",
@@ -225,12 +263,15 @@ def map_error(exc: BaseException, *, what: str, model_id: str | None = None) -> 
                         model_id=model_id), False
 
 
-def call_hub(fn: Callable[[], Any], *, what: str, model_id: str | None = None) -> Any:
+def call_hub(fn: Callable[[], Any], *, what: str, model_id: str | None = None, retry: bool = True) -> Any:
     """Call huggingface_hub with bounded retries on 429/5xx/timeouts and typed errors.
 
     The total sleep is bounded by ``PTMHUB_MAX_WAIT`` and the number of tries by
     ``PTMHUB_MAX_RETRIES`` + 1; a 429 waits what ``Retry-After`` / ``RateLimit`` asks, or
-    gives up at once when that is more than the budget left.
+    gives up at once when that is more than the budget left. ``retry=False`` for calls that
+    huggingface_hub already retries itself (file downloads: its ``http_backoff``, at most 6
+    tries and 23 s of sleep per file): wrapping them multiplied the tries (35 HEADs and 119 s
+    for one file answering 500, over the 60 s budget).
 
     Raises:
         OfflineError: offline mode is on (nothing is attempted).
@@ -245,7 +286,7 @@ def call_hub(fn: Callable[[], Any], *, what: str, model_id: str | None = None) -
             return fn()
         except Exception as exc:  # noqa: BLE001 - every failure is mapped to a typed error below
             error, retryable = map_error(exc, what=what, model_id=model_id)
-            if not retryable or attempt >= cfg.max_retries:
+            if not retry or not retryable or attempt >= cfg.max_retries:
                 raise error from None
             _, headers = _status_and_headers(_root_cause(exc))
             if headers and ("Retry-After" in headers or "RateLimit" in headers or "ratelimit" in headers):
@@ -283,6 +324,11 @@ def _card(info: Any) -> dict[str, Any]:
         return dict(card.to_dict())
     except Exception:  # noqa: BLE001 - a card we cannot read is an empty card
         return {}
+
+
+def _card_str(card: Mapping[str, Any], key: str) -> str | None:
+    value = card.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _tag_values(tags: Iterable[str], prefix: str) -> list[str]:
@@ -438,13 +484,16 @@ def _record_from_info(info: Any, *, requested: ModelId | None = None) -> ModelRe
     siblings = info.siblings or []
     files = [s.rfilename for s in siblings]
     sizes = [s.size for s in siblings]
-    library = getattr(info, "library_name", None) or None
+    # a mirror (or an old API answer) may carry these only in the card's front matter
+    library = getattr(info, "library_name", None) or _card_str(card, "library_name")
     lic, lic_raw, lic_source = license_of(card, tags)
     bases, relation = base_models_of(info, card, tags)
     parameters, note, by_dtype = _parameters_from_api(info)
     config = info.config if isinstance(getattr(info, "config", None), dict) else {}
     tinfo = getattr(info, "transformers_info", None)
-    task = info.pipeline_tag or (tinfo.get("pipeline_tag") if isinstance(tinfo, dict) else None)
+    task = (info.pipeline_tag or (tinfo.get("pipeline_tag") if isinstance(tinfo, dict) else None)
+            or _card_str(card, "pipeline_tag"))
+    sha = _checked_sha(info.sha, what=f"model info for {repo_id[:100]}") if info.sha is not None else None
     gated = info.gated
     extra: dict[str, Any] = {}
     if files:
@@ -514,14 +563,45 @@ def _record_from_info(info: Any, *, requested: ModelId | None = None) -> ModelRe
         datasets=tuple(datasets),
         languages=tuple(languages),
         architecture=model_type.lower() if model_type else None,
-        revision=info.sha,
+        revision=sha,
         size_bytes=size,
-        source_url=mid.url(),
+        source_url=_source_url(mid.path),
         gated=bool(gated) if gated is not None else None,
         last_modified=info.last_modified,
         aliases=aliases,
         extra=extra,
     )
+
+
+def _apply_config(record: ModelRecord, config: Mapping[str, Any], files: Iterable[str]) -> ModelRecord:
+    """Fill architecture, the config's class names, and (when unknown) the library from config.json,
+    the way ``ptmhub cache scan`` reads the same snapshot (see ``cache.folder_facts``)."""
+    names = set(files)
+    changes: dict[str, Any] = {}
+    extra = dict(record.extra)
+    model_type = config.get("model_type")
+    if isinstance(model_type, str) and model_type and not record.architecture:
+        changes["architecture"] = model_type.lower()
+    if config.get("architectures") and not extra.get("architectures"):
+        extra["architectures"] = _as_list(config.get("architectures"))
+    if config.get("auto_map"):
+        extra["custom_code"] = True
+    library = record.library
+    if library is None:
+        if "modules.json" in names or "sentence_bert_config.json" in names:
+            library = "sentence-transformers"
+        elif "model_index.json" in names:
+            library = "diffusers"
+        elif isinstance(model_type, str) and model_type:
+            library = "transformers"
+        if library is not None:
+            framework = framework_of(library, record.tags, names)
+            changes.update(library=library, framework=framework,
+                           fine_tunable=True if library in _FINE_TUNABLE_LIBRARIES and framework == "pytorch"
+                           else record.fine_tunable)
+    if not changes and extra == record.extra:
+        return record
+    return record.replace(**changes, extra=extra)
 
 
 # -- choosing what to download -------------------------------------------------------------------------
@@ -578,15 +658,59 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
     storage = _storage_folder(repo_id)
     ref = revision or "main"
     sha = None
-    ref_file = storage / "refs" / ref
-    if ref_file.is_file():
-        sha = ref_file.read_text().strip()
-    elif re.fullmatch(r"[0-9a-f]{40}", ref):
+    if _COMMIT.fullmatch(ref):
         sha = ref
-    if not sha:
+    elif ".." not in ref.split("/") and not ref.startswith("/"):
+        ref_file = storage / "refs" / ref
+        if ref_file.is_file():
+            sha = ref_file.read_text().strip()
+    if not sha or not _COMMIT.fullmatch(sha):  # a ref file holding anything else names no snapshot
         return None
     snapshot = storage / "snapshots" / sha
     return snapshot if snapshot.is_dir() else None
+
+
+def _write_ref(repo_id: str, revision: str, sha: str) -> None:
+    """Point refs/<revision> at a downloaded commit, as huggingface_hub does after a snapshot_download
+    by branch name (a download by commit hash writes no ref)."""
+    storage = _storage_folder(repo_id)
+    try:
+        from huggingface_hub.file_download import _cache_commit_hash_for_specific_revision as cache_ref
+    except ImportError:  # a huggingface_hub without the helper: the same atomic write
+        ref = storage / "refs" / revision
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ref.with_name(f".{ref.name}.{os.getpid()}.tmp")
+        tmp.write_text(sha)
+        os.replace(tmp, ref)
+        return
+    cache_ref(str(storage), revision, sha)
+
+
+def _weights_problem(snapshot: Path, files: Mapping[str, int]) -> str | None:
+    """Why a downloaded snapshot is not a usable model (no weights, or shards its index names are
+    missing), or None."""
+    names = set(files)
+    if not any(n.endswith(_WEIGHTS) for n in names):
+        return "it holds no weight files (" + (", ".join(sorted(names)[:5]) or "nothing") + ")"
+    for index in sorted(n for n in names if n.endswith((".safetensors.index.json", ".bin.index.json"))):
+        try:
+            weight_map = json.loads((snapshot / index).read_text(encoding="utf-8")).get("weight_map") or {}
+            shards = {str(v) for v in dict(weight_map).values()}
+        except (OSError, ValueError, AttributeError, TypeError):
+            return f"its index {index} is unreadable"
+        folder = index.rsplit("/", 1)[0] + "/" if "/" in index else ""
+        missing = sorted(folder + sh for sh in shards if folder + sh not in names)
+        if missing:
+            return f"its index {index} names {len(missing)} shard(s) the repo does not have ({missing[0]})"
+    return None
+
+
+def _read_config(snapshot: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((snapshot / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _snapshot_files(snapshot: Path) -> dict[str, int]:
@@ -654,7 +778,32 @@ class HuggingFaceBackend(Backend):
         if settings.get().offline:
             return self._resolve_from_cache(mid)
         record, info = self._model_info(mid)
+        record = self._with_config(record, info)
         return self._with_parameters(record, info)
+
+    def _with_config(self, record: ModelRecord, info: Any) -> ModelRecord:
+        """Architecture (and library) from config.json when the API answer lacks ``config``.
+
+        The Hub sends ``config``; a mirror serving git repos (olah) does not, nor
+        ``library_name``/``pipeline_tag``. config.json is small: it is fetched at the record's
+        commit into the HF cache, and read as JSON (no transformers needed).
+        """
+        if isinstance(getattr(info, "config", None), dict) or not record.revision:
+            return record
+        files = [s.rfilename for s in info.siblings or []]
+        if "config.json" not in files:
+            return record
+        repo_id = record.id.removeprefix("hf:")
+        cfg = settings.get()
+        try:
+            path = call_hub(lambda: _hf().hf_hub_download(repo_id, "config.json", revision=record.revision,
+                                                          cache_dir=cfg.hf_hub_cache, endpoint=_endpoint(),
+                                                          token=_token(), etag_timeout=cfg.http_timeout),
+                            what=f"config.json of {record.id}", model_id=record.id, retry=False)
+            config = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (PtmhubError, OSError, ValueError):
+            return record  # the architecture stays unknown; resolve does not fail for it
+        return _apply_config(record, config if isinstance(config, dict) else {}, files)
 
     def _model_info(self, mid: ModelId) -> tuple[ModelRecord, Any]:
         """The record the API alone gives (parameters only from ``safetensors``), and the raw info."""
@@ -743,7 +892,7 @@ class HuggingFaceBackend(Backend):
                                                           cache_dir=settings.get().hf_hub_cache,
                                                           endpoint=_endpoint(), token=_token(),
                                                           etag_timeout=settings.get().http_timeout),
-                            what=f"config.json of {record.id}", model_id=record.id)
+                            what=f"config.json of {record.id}", model_id=record.id, retry=False)
         except PtmhubError as exc:
             return None, f"could not fetch config.json: {exc.message}"
         try:
@@ -795,7 +944,7 @@ class HuggingFaceBackend(Backend):
             framework="pytorch" if library in ("transformers", "diffusers", "sentence-transformers") else None,
             format=format_of(files, ()), parameters=parameters, parameters_source=source, parameters_note=note,
             architecture=model_type.lower() if isinstance(model_type, str) else None,
-            revision=snapshot.name, size_bytes=sum(files.values()), source_url=mid.url(),
+            revision=snapshot.name, size_bytes=sum(files.values()), source_url=_source_url(mid.path),
             cached=True, cache_path=str(snapshot), cache_size_bytes=sum(files.values()),
             extra={"source": "hf-cache (offline)", "files": [{"name": n, "size": s} for n, s in sorted(files.items())],
                    "architectures": _as_list(config.get("architectures")) if isinstance(config, dict) else []},
@@ -820,6 +969,9 @@ class HuggingFaceBackend(Backend):
         # parameters are counted after the download, from the local headers, not with Range reads
         record, info = self._model_info(mid)
         repo_id = record.id.removeprefix("hf:")
+        # one commit for everything: the file list above is the one at info.sha, and the download
+        # asks for that commit, not for a branch that may have moved in between
+        sha = _checked_sha(info.sha, what=f"model info for {mid}", model_id=str(mid))
         files = [f["name"] for f in record.extra.get("files", [])]
         allow: list[str] | None = None
         if files and not record.extra.get("files_truncated"):
@@ -828,16 +980,31 @@ class HuggingFaceBackend(Backend):
         before = _blobs_size(repo_id)
         cfg = settings.get()
         path = call_hub(lambda: _hf().snapshot_download(
-            repo_id, revision=mid.revision or "main", cache_dir=cfg.hf_hub_cache, endpoint=_endpoint(),
+            repo_id, revision=sha, cache_dir=cfg.hf_hub_cache, endpoint=_endpoint(),
             token=_token(), allow_patterns=allow, etag_timeout=cfg.http_timeout,
             tqdm_class=_Progress(progress).factory(), library_name="ptmhub"),
-            what=f"downloading {record.id}", model_id=record.id)
+            what=f"downloading {record.id}", model_id=record.id, retry=False)
         snapshot = Path(path)
+        if snapshot.name != sha:
+            raise MalformedResponseError(f"downloading {record.id} asked for commit {sha[:12]} but got {snapshot.name[:12]}",
+                                         hint="retry; if it persists, check HF_ENDPOINT", model_id=record.id)
         on_disk = _snapshot_files(snapshot)
+        problem = _weights_problem(snapshot, on_disk)
+        if problem:  # nothing is marked cached, and refs/ is not moved to this snapshot
+            kind = ModelNotFoundError if problem.startswith("it holds no weight") else IntegrityError
+            raise kind(f"{record.id} at commit {sha[:12]} is not a loadable model: {problem}",
+                       hint="check the repository's files on the hub (a mirror may lack some); nothing was "
+                            "marked cached", model_id=record.id)
+        # refs/<branch> moves only now, to a complete snapshot: 'load hf:X' loads what refs/main names
+        requested = mid.revision or "main"
+        if requested != sha:
+            _write_ref(repo_id, requested, sha)
         size = sum(on_disk.values())
         extra = {**record.extra, "pull_files": sorted(on_disk), "pull_size_bytes": size}
-        record = record.replace(revision=snapshot.name, cached=True, cache_path=str(snapshot), cache_size_bytes=size,
+        record = record.replace(revision=sha, cached=True, cache_path=str(snapshot), cache_size_bytes=size,
                                 extra=extra)
+        config = _read_config(snapshot) if "config.json" in on_disk else {}
+        record = _apply_config(record, config, on_disk) if config else record
         record = self._with_parameters(record, info)
         return PullResult(record=record, path=str(snapshot), bytes_downloaded=max(0, _blobs_size(repo_id) - before),
                           files=sorted(on_disk))
@@ -857,11 +1024,9 @@ class HuggingFaceBackend(Backend):
         """
         mid = self._check(model_id)
         repo_id = record.id.removeprefix("hf:") if record is not None else mid.path
-        if mid.revision:
-            snapshot = _cached_snapshot(repo_id, mid.revision)
-        else:
-            recorded = record.revision if record is not None and record.cached and record.revision else None
-            snapshot = (_cached_snapshot(repo_id, recorded) if recorded else None) or _cached_snapshot(repo_id, None)
+        # as transformers does: 'hf:X' is what refs/main names, 'hf:X@rev' is refs/rev or that commit;
+        # never the revision a registry record happens to carry
+        snapshot = _cached_snapshot(repo_id, mid.revision)
         if snapshot is None:
             raise NotCachedError(f"{mid} is not in the Hugging Face cache ({settings.get().hf_hub_cache})",
                                  hint=f"run 'ptmhub pull {mid}' first", model_id=str(mid))
@@ -885,9 +1050,7 @@ class HuggingFaceBackend(Backend):
         except ImportError:
             raise MissingDependencyError("transformers", "transformers",
                                          purpose="loading a transformers model") from None
-        auto_name = kwargs.pop("auto_class", None) or (record.extra.get("auto_model") if record is not None else None)
-        auto = getattr(transformers, auto_name, None) if auto_name else None
-        auto = auto or transformers.AutoModel
+        auto = _model_class(transformers, kwargs.pop("auto_class", None), record, snapshot)
         common = {"local_files_only": True, "trust_remote_code": False}
         try:
             model = auto.from_pretrained(str(snapshot), **common, **kwargs)
@@ -912,21 +1075,97 @@ class HuggingFaceBackend(Backend):
         return Loaded(model=model, preprocess=preprocess, framework="pytorch", record=record)
 
 
+def _model_class(transformers: Any, requested: str | None, record: ModelRecord | None, snapshot: Path) -> Any:
+    """The class to load with: ``auto_class=``, else the Hub's Auto class when the record describes
+    this very snapshot, else the class config.json names (``architectures[0]``, e.g.
+    BertForMaskedLM, so its head is loaded, not dropped for a bare AutoModel), else AutoModel."""
+    if requested:
+        cls = getattr(transformers, requested, None)
+        if cls is None:
+            raise UsageError(f"transformers has no class {requested!r}", hint="give an Auto class such as "
+                             "AutoModelForSequenceClassification")
+        return cls
+    if record is not None and record.revision == snapshot.name and record.extra.get("auto_model"):
+        cls = getattr(transformers, str(record.extra["auto_model"]), None)
+        if cls is not None:
+            return cls
+    names = _as_list(_read_config(snapshot).get("architectures"))
+    cls = getattr(transformers, names[0], None) if names else None
+    if isinstance(cls, type) and hasattr(cls, "from_pretrained"):
+        return cls
+    return transformers.AutoModel
+
+
 # -- sync ----------------------------------------------------------------------------------------------
-def _read_json(response: Any, url: str) -> Any:
-    chunks = []
-    size = 0
-    for chunk in response.iter_content(65536):
-        size += len(chunk)
-        if size > http.MAX_JSON_BYTES:
-            response.close()
-            raise MalformedResponseError(f"the model list page from {http.redact(url.split('?')[0])} is too large")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except ValueError:
-        raise MalformedResponseError("the hub answered the model list with malformed JSON",
-                                     hint="retry later; if it persists, check HF_ENDPOINT") from None
+def _read_json(response: Any, url: str, *, requested: int) -> list[Any]:
+    """One model-list page, bounded before it becomes Python objects.
+
+    At most ``PTMHUB_MAX_PAGE_BYTES`` of body are read, and items are decoded one at a time up
+    to the smaller of ``PTMHUB_MAX_PAGE_ITEMS`` and ``2 x requested + _PAGE_SLACK``: the Hub
+    never sends more than the ``limit`` it was asked for, so a page far beyond it is refused
+    however small its items are.
+
+    Raises:
+        LimitExceededError: the body or the item count is over its PTMHUB_MAX_PAGE_* limit.
+        MalformedResponseError: not a JSON list, or far more items than ``requested``.
+        NetworkError: the body broke off.
+    """
+    from ..errors import LimitExceededError
+
+    cfg = settings.get()
+    body = http.read_capped(response, max_bytes=cfg.max_page_bytes, what="a model list page",
+                            variable="PTMHUB_MAX_PAGE_BYTES")
+    sane = 2 * requested + _PAGE_SLACK
+    items: list[Any] = []
+    for item in http.iter_json_array(body, what="the model list"):
+        if len(items) >= cfg.max_page_items:
+            raise LimitExceededError(f"a model list page from {http.host_of(url)} holds more than "
+                                     f"{cfg.max_page_items:,} items, the page limit (PTMHUB_MAX_PAGE_ITEMS)",
+                                     hint="raise PTMHUB_MAX_PAGE_ITEMS if this endpoint really sends such pages")
+        if len(items) >= sane:
+            raise MalformedResponseError(f"a model list page from {http.host_of(url)} holds more than {sane:,} "
+                                         f"items though {requested} were asked for",
+                                         hint="the endpoint ignores the page size; check HF_ENDPOINT")
+        items.append(item)
+    return items
+
+
+#: Items a page may hold beyond twice the page size asked for (see ``_read_json``).
+_PAGE_SLACK = 100
+
+
+def _requested(url: str, page_size: int) -> int:
+    """The page size ``url`` asks for (its ``limit``, as the Hub's own next links carry it)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    values = [v for k, v in parse_qsl(urlsplit(url).query) if k == "limit"]
+    if values and values[-1].isdigit() and 1 <= int(values[-1]) <= 1000:
+        return int(values[-1])
+    return page_size
+
+
+def _next_page(link: str | None, *, base: str, endpoint: str, seen: set[str], page: int) -> str | None:
+    """The next page's URL from a ``Link`` header, checked before any of its page is stored.
+
+    Raises:
+        MalformedResponseError: a malformed header or URL; a link to another scheme, host or
+            port than HF_ENDPOINT's (the token goes only there); a link to a page this sync
+            already fetched (a cursor that repeats or cycles would page forever).
+    """
+    url = http.next_link(link, base=base)
+    if url is None:
+        return None
+    if not http.same_origin(url, endpoint):
+        where = f"{url.split(':', 1)[0].lower()}://{http.host_of(url)}"
+        raise MalformedResponseError(f"the hub's next-page link points to another host ({where}); ptmhub sends "
+                                     f"HF_TOKEN only to the HF_ENDPOINT host ({http.host_of(endpoint)})",
+                                     hint="if the Hub moved, set HF_ENDPOINT to its new address")
+    if url in seen:
+        raise MalformedResponseError(f"the hub's paging loops: the next-page link of page {page} leads back to a "
+                                     "page this sync already fetched",
+                                     hint="retry later; if it persists, check HF_ENDPOINT")
+    seen.add(url)
+    return url
 
 
 def _sync_query(search: str | None, author: str | None, task: str | None, library: str | None,
@@ -971,30 +1210,40 @@ def sync(store: Store, *, search: str | None = None, author: str | None = None, 
     filters = [(k, v) for k, v in query if k != "sort"]
     source = "hf" + ("?" + urlencode(query) if filters or sort != "downloads" else "")
     report = SyncReport(source=source)
+    endpoint = _endpoint()
     state = None if restart else store.sync_state(source)
-    resumable = bool(state and not state.get("done") and state.get("next_url") and state.get("limit") == limit
-                     and str(state["next_url"]).startswith(_endpoint() + "/"))  # not a cursor of another endpoint
+    stored = str(state.get("next_url") or "") if state else ""
+    # resume only at a cursor of this endpoint (not one another endpoint or an older ptmhub left)
+    resumable = bool(state and not state.get("done") and stored and state.get("limit") == limit
+                     and http.same_origin(stored, endpoint) and stored.startswith(endpoint + "/"))
     if resumable:
-        url, count = str(state["next_url"]), int(state.get("count") or 0)  # type: ignore[index]
+        url, count = stored, int(state.get("count") or 0)  # type: ignore[union-attr]
         report.counts["resumed_at"] = count
     else:
         first = min(page_size, limit) if limit else page_size
         params = query + [("limit", str(first))] + [("expand", e) for e in SYNC_EXPAND]
-        url, count = f"{_endpoint()}/api/models?{urlencode(params)}", 0
+        url, count = f"{endpoint}/api/models?{urlencode(params)}", 0
     _hf()
     from huggingface_hub.hf_api import ModelInfo
 
     headers = _auth_headers()
     pages = 0
+    seen = {url}
     while True:
+        # Every URL here is the endpoint's own or a checked next link (requests itself drops the
+        # token on a redirect to another host or port); a page is checked whole - size, items,
+        # next link - before any of it is stored, so the saved cursor is always one that passed.
         response = http.request("GET", url, headers=headers, stream=True, what="listing Hugging Face models")
-        items = _read_json(response, url)
-        next_link = response.links.get("next", {}).get("url")
-        response.close()
-        if not isinstance(items, list):
-            raise MalformedResponseError("the hub answered the model list with something other than a JSON list")
+        try:
+            items = _read_json(response, url, requested=_requested(url, page_size))
+            link, final_url = response.headers.get("Link"), response.url or url
+        finally:
+            response.close()
         if limit is not None:
             items = items[: max(0, limit - count)]
+        limit_reached = limit is not None and count + len(items) >= limit
+        next_url = None if limit_reached else _next_page(link, base=final_url, endpoint=endpoint, seen=seen,
+                                                         page=pages + 1)
         records = []
         for item in items:
             try:
@@ -1011,8 +1260,7 @@ def sync(store: Store, *, search: str | None = None, author: str | None = None, 
         count += len(items)
         pages += 1
         report.records += len(records)
-        next_url = urljoin(url, next_link) if next_link else None
-        done = next_url is None or (limit is not None and count >= limit)
+        done = next_url is None or limit_reached
         store.save_sync_state(source, query=dict(query), limit=limit, next_url=None if done else next_url,
                               count=count, done=done)
         if progress is not None:
