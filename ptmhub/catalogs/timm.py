@@ -88,9 +88,9 @@ def record_for_cfg(model_name: str, cfg: Any, *, timm_version: str | None = None
 def records(report: SyncReport | None = None,
             progress: Callable[[int], None] | None = None) -> list[ModelRecord]:
     """Records for every pretrained tag of the installed timm (tags sharing a hub repo merged)."""
+    tm = _timm()  # first: without timm this is the one-line MissingDependencyError naming the extra
     import timm
 
-    tm = _timm()
     out: dict[str, ModelRecord] = {}
     for model_name in tm.list_pretrained():
         cfg = tm.get_pretrained_cfg(model_name)
@@ -123,6 +123,9 @@ def sync(store: Store, *, progress: Callable[[int], None] | None = None) -> Sync
     start = time.perf_counter()
     report = SyncReport(source=SOURCE_NAME)
     recs = records(report)
+    set_total = getattr(progress, "set_total", None)  # a progress bar that can show a total and ETA
+    if set_total is not None:
+        set_total(len(recs))
     written = 0
     for i in range(0, len(recs), 500):
         batch = merge_with_stored(store, recs[i:i + 500])

@@ -364,15 +364,31 @@ def sync(store: Store, *, progress: Callable[[int], None] | None = None) -> Sync
     start = time.perf_counter()
     report = SyncReport(source=SOURCE_NAME)
     out: list[ModelRecord] = []
-    for name in model_names():
+    names = model_names()
+    set_total = getattr(progress, "set_total", None)  # a progress bar that can show a total and ETA
+    if set_total is not None:
+        set_total(len(names))
+    batch: list[ModelRecord] = []
+
+    def write() -> None:  # a batch at a time, so progress counts what the registry already keeps
+        written = store.upsert(merge_with_stored(store, batch)) if batch else 0
+        report.records += written
+        batch.clear()
+        if progress is not None and written:
+            progress(written)
+
+    for name in names:
         try:
-            out.append(record_for(name))
+            record = record_for(name)
         except Exception as exc:  # one odd builder must not stop the catalog
             report.problems.append((name, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"))
             report.skipped += 1
-    report.records = store.upsert(merge_with_stored(store, out))
-    if progress is not None and report.records:
-        progress(report.records)
+            continue
+        out.append(record)
+        batch.append(record)
+        if len(batch) >= 16:
+            write()
+    write()
     tasks: dict[str, int] = {}
     for rec in out:
         tasks[rec.task or "unknown"] = tasks.get(rec.task or "unknown", 0) + 1

@@ -95,18 +95,38 @@ def _end_of_process() -> None:
 
 def _run(argv: list[str] | None) -> None:
     try:
-        cli.main(args=argv, prog_name="ptmhub", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="ptmhub", standalone_mode=False)
+        except ImportError as exc:
+            if isinstance(exc, PtmhubError) or (exc.name or "").startswith("ptmhub"):
+                raise  # already says which extra; an import of ptmhub's own is a bug to see
+            from .extras import command_path, missing_dependency
+
+            raise missing_dependency(exc, command_path(sys.argv[1:] if argv is None else argv, cli)) from None
     except PtmhubError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort: a command that said what it kept (progress.Interrupted) is heard
+        cause = exc.__cause__ or exc.__context__
+        said = str(cause) if isinstance(cause, KeyboardInterrupt) else ""
+        click.echo(said or ("interrupted" if isinstance(cause, KeyboardInterrupt) else "aborted"), err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+            exc.show()  # a group given no command: its help is the answer
+            sys.exit(exc.exit_code)
+        # one line, like every other error: what was wrong, and where the help is
+        where = exc.ctx.command_path if exc.ctx is not None else "ptmhub"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"error: {message} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as exc:
+        # a command that knows what it kept says so (progress.Interrupted); others just stop
+        click.echo(str(exc) if str(exc) else "interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(141)

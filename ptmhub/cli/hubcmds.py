@@ -20,8 +20,17 @@ def pull(model_id: str, trust: bool, as_json: bool) -> None:
     from .. import api
     from ..ids import parse
 
+    from .progress import Interrupted, Progress
+
     mid = parse(model_id)
-    result = api.pull(mid, trust=trust)
+    progress = Progress(f"pull {mid}", unit="bytes", enabled=None if not as_json else False)
+    try:
+        with progress:
+            result = api.pull(mid, trust=trust, progress=progress)
+    except KeyboardInterrupt:
+        # the hubs' libraries download to temporary names: nothing looks complete, nothing is marked cached
+        raise Interrupted(f"interrupted: {progress.amount()} downloaded, {mid} is not marked cached; "
+                          "run the same command again to finish") from None
     if as_json:
         echo_json({**result.record.to_dict(), "path": result.path, "bytes_downloaded": result.bytes_downloaded})
         return

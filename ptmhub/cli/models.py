@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import format_options, json_option, parse_count, print_record, print_records
+from .output import count_option, format_options, json_option, parse_count, print_record, print_records
 
 
 @click.command()
@@ -37,8 +37,8 @@ def show(model_id: str, as_json: bool) -> None:
 
 
 def _search_options(f):
-    f = click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)(f)
-    f = click.option("--limit", "-n", type=click.IntRange(min=0), default=20, show_default=True)(f)
+    f = count_option("--offset", default=0, help="Skip the first N models.")(f)
+    f = count_option("--limit", "-n", default=20, help="At most N models; 0 for all.")(f)
     f = click.option("--sort", type=click.Choice(["relevance", "downloads", "likes", "parameters", "name", "recent"]),
                      default=None, help="Order (default: relevance with words, downloads without).")(f)
     f = click.option("--cached/--not-cached", default=None, help="Only models in (or not in) the local caches.")(f)
@@ -55,22 +55,47 @@ def _search_options(f):
     return f
 
 
+#: what to run to fill an empty registry (printed by search and ls when it has no model at all)
+FILL_COMMANDS = (
+    ("ptmhub sync torchvision", "torchvision's weights, exact parameter counts (needs ptmhub[torch])"),
+    ("ptmhub sync timm", "timm's pretrained models (needs ptmhub[torch])"),
+    ("ptmhub sync hf --limit 10000", "the 10,000 most downloaded Hugging Face models (needs ptmhub[hf])"),
+    ("ptmhub sync tfhub --source PATH|URL", "the tfhub.dev catalog, from a checkout or archive of it"),
+    ("ptmhub resolve ID...", "single models from any hub"),
+)
+
+
+def _empty_registry_help(store) -> str:  # noqa: ANN001
+    from ..platforms import shown_url
+
+    lines = [f"the registry {shown_url(store.url)} is empty; fill it with:"]
+    lines += [f"  {command:<38} # {what}" for command, what in FILL_COMMANDS]
+    lines.append("or search the bundled example: ptmhub --db registry.db.example search ...")
+    return "\n".join(lines)
+
+
 def _run_search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
                 sort, limit, offset, as_json, as_csv, default_sort):
     from .. import api
+    from ..registry.store import SearchQuery
 
     q = " ".join(words) or None
     kwargs = dict(task=task, license=license_, platform=platform, framework=framework,
-                  min_parameters=parse_count(min_params), max_parameters=parse_count(max_params),
+                  min_parameters=parse_count(min_params, "--min-params"),
+                  max_parameters=parse_count(max_params, "--max-params"),
                   fine_tunable=fine_tunable, cached=cached)
     sort = sort or (default_sort if q is None else "relevance")
+    everything = limit == 0
+    if everything:
+        limit = 2**62  # --limit 0: all of them (a LIMIT the database takes, never reached)
     records = api.search(q, sort=sort, limit=limit, offset=offset, **kwargs)
+    store = api.get_store()
     total = None
-    if not (as_json or as_csv):
-        from ..registry.store import SearchQuery
-
-        total = api.get_store().count(SearchQuery(q=q, **kwargs))
-    print_records(records, as_json=as_json, as_csv=as_csv, total=total)
+    if len(records) == limit or (not records and offset):
+        total = store.count(SearchQuery(q=q, **kwargs))  # only when the page may not be all there is
+    print_records(records, as_json=as_json, as_csv=as_csv, total=total, offset=offset)
+    if not records and not offset and store.count(SearchQuery()) == 0:
+        click.echo(_empty_registry_help(store), err=True)
 
 
 @click.command()

@@ -26,15 +26,42 @@ def format_options(f: Callable) -> Callable:
     return json_option(f)
 
 
-def parse_count(text: str | None) -> int | None:
-    """'110M' -> 110000000, '1.5B' -> 1500000000, '25557032' -> 25557032."""
+#: the largest count, limit or offset the registry stores or takes (a signed 64-bit integer)
+MAX_INT = 2**63 - 1
+
+
+def parse_count(text: str | None, option: str = "--max-params") -> int | None:
+    """'110M' -> 110000000, '1.5B' -> 1500000000, '25557032' -> 25557032.
+
+    Raises:
+        UsageError: not a plain non-negative number with an optional k/M/B/T suffix (so no
+            ``1e30``, ``-5``, ``nan``), or beyond what the registry can store (2^63 - 1).
+    """
     if text is None:
         return None
+    from decimal import Decimal
+
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMbBtT]?)\s*", text.replace(",", "").replace("_", ""))
-    if not m:
-        raise UsageError(f"cannot read {text!r} as a parameter count", hint="use a number like 110M, 1.5B or 25557032")
+    if not m or len(m.group(1)) > 40:
+        raise UsageError(f"cannot read {text[:60]!r} as a parameter count for {option}",
+                         hint="use a number like 110M, 1.5B or 25557032")
     scale = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}[m.group(2).lower()]
-    return int(float(m.group(1)) * scale)
+    value = int(Decimal(m.group(1)) * scale)  # exact: '99999999999999999' stays itself
+    if value > MAX_INT:
+        raise UsageError(f"{option} {text.strip()} is beyond the largest parameter count the registry stores",
+                         hint=f"use at most {MAX_INT:,}")
+    return value
+
+
+def count_option(*names: str, default: int, help: str) -> Callable:  # noqa: A002
+    """``--limit``/``--offset``: a whole number from 0 to 2^63 - 1 (the database's integer)."""
+    return click.option(*names, type=click.IntRange(0, MAX_INT), default=default, show_default=True, help=help)
+
+
+def shown_range(offset: int, shown: int, total: int) -> str:
+    """'showing 20 of 2,730; --limit 0 for all' (or '21-40 of ...' past the first page)."""
+    what = f"{shown:,}" if offset == 0 else f"{offset + 1:,}-{offset + shown:,}"
+    return f"showing {what} of {total:,}; --limit 0 for all"
 
 
 def echo_json(data: Any) -> None:
@@ -59,11 +86,13 @@ LIST_COLUMNS: Sequence[tuple[str, Callable[[ModelRecord], str]]] = (
 
 
 def print_records(records: Sequence[ModelRecord], *, as_json: bool = False, as_csv: bool = False,
-                  total: int | None = None) -> None:
+                  total: int | None = None, offset: int = 0) -> None:
+    """A listing as a table (with a footer when ``total`` is more than shown), JSON or CSV (the
+    same count on stderr, so a pipe's data stays clean but nothing is cut silently)."""
+    truncated = total is not None and total > offset + len(records)
     if as_json:
         echo_json([r.to_dict() for r in records])
-        return
-    if as_csv:
+    elif as_csv:
         import csv
 
         from ..records import FIELDS
@@ -74,14 +103,16 @@ def print_records(records: Sequence[ModelRecord], *, as_json: bool = False, as_c
             d = r.to_dict()
             writer.writerow([json.dumps(d[f]) if isinstance(d[f], (list, dict)) else ("" if d[f] is None else d[f])
                              for f in FIELDS])
-        return
-    if not records:
+    elif not records:
         click.echo("no models found", err=True)
-        return
-    rows = [[fn(r) for _, fn in LIST_COLUMNS] for r in records]
-    click.echo(render_table([name for name, _ in LIST_COLUMNS], rows, right={"PARAMS", "DOWNLOADS"}))
-    if total is not None and total > len(records):
-        click.echo(f"{len(records)} of {total} models (use --limit/--offset for more)", err=True)
+    else:
+        rows = [[fn(r) for _, fn in LIST_COLUMNS] for r in records]
+        click.echo(render_table([name for name, _ in LIST_COLUMNS], rows, right={"PARAMS", "DOWNLOADS"}))
+    if truncated and (records or offset == 0):
+        sys.stdout.flush()
+        click.echo(shown_range(offset, len(records), total), err=True)
+    elif total is not None and not records and offset:
+        click.echo(f"--offset {offset:,} is past the last of {total:,} models", err=True)
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[str] = frozenset()) -> str:

@@ -14,20 +14,19 @@ def sync() -> None:
     """Import a whole catalog into the registry (idempotent; safe to re-run)."""
 
 
-def _run(source: str, as_json: bool, /, **options) -> None:
+def _run(source: str, as_json: bool, /, total: int | None = None, **options) -> None:
+    """Run one sync with a progress bar (a terminal, no --json); Ctrl-C says what was kept."""
     from .. import api
+    from .progress import Interrupted, Progress
 
     start = time.perf_counter()
-    count = {"n": 0}
-
-    def progress(n: int) -> None:
-        count["n"] += n
-        if not as_json:
-            click.echo(f"\r{source}: {count['n']:,} records", nl=False, err=True)
-
-    report = api.sync(source, progress=progress, **options)
-    if not as_json and count["n"]:
-        click.echo("", err=True)
+    progress = Progress(f"sync {source}", total=total, enabled=None if not as_json else False)
+    try:
+        with progress:
+            report = api.sync(source, progress=progress, **options)
+    except KeyboardInterrupt:
+        # every record reported through progress is committed: the registry keeps them
+        raise Interrupted(f"interrupted: {progress.amount()} kept; run the same command again to finish") from None
     if as_json:
         echo_json(report.to_dict())
         return
@@ -61,7 +60,14 @@ _source = click.option("--source", required=True, metavar="PATH|URL",
 @_json
 def sync_hf(search, author, task, library, sort, limit, as_json) -> None:
     """Page through the Hugging Face model list (resumable after an interruption)."""
-    _run("hf", as_json, search=search, author=author, task=task, library=library, sort=sort, limit=limit)
+    total = None
+    if limit is not None:
+        from .. import api
+
+        state = api.get_store().sync_state("hf")
+        if not state or state.get("done"):  # a fresh sync: --limit is the total (a resumed one counts on)
+            total = limit
+    _run("hf", as_json, total, search=search, author=author, task=task, library=library, sort=sort, limit=limit)
 
 
 @sync.command(name="tfhub")
