@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ptmhub import settings
 from ptmhub.archive import IterReader, safe_extract_tar, safe_extract_zip, safe_member_name
-from ptmhub.errors import CorruptArchiveError, UnsafeArchiveError
+from ptmhub.errors import CorruptArchiveError, LimitExceededError, UnsafeArchiveError
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], mode: str = "w:gz") -> Path:
@@ -175,7 +176,7 @@ def test_existing_empty_dest_is_replaced_nonempty_refused(box):
 
 def test_max_bytes(box):
     archive = _tar(box / "bomb.tar.gz", [(_file("zeros"), bytes(2_000_000))])
-    with pytest.raises(UnsafeArchiveError, match="more bytes than allowed"):
+    with pytest.raises(LimitExceededError, match="more than 1,000,000 bytes"):
         safe_extract_tar(archive, box / "cache" / "dest", max_bytes=1_000_000)
     assert _tree(box / "cache") == set()
 
@@ -219,3 +220,290 @@ def test_corrupt_zip(box):
 @pytest.mark.parametrize("name, expected", [("./a/b", "a/b"), ("a//b/./c", "a/b/c"), (".", None), ("./", None)])
 def test_member_names(name, expected):
     assert safe_member_name(name) == expected
+
+
+# -- limits (PTMHUB_MAX_ARCHIVE_*), counted while decompressing -------------------------------
+class _Counted(io.RawIOBase):
+    """A file object that remembers how many bytes were read from it."""
+
+    def __init__(self, data: bytes):
+        super().__init__()
+        self._data, self.read_bytes = io.BytesIO(data), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = self._data.readinto(b)
+        self.read_bytes += n
+        return n
+
+
+def zero_bomb(path: Path, size: int, name: str = "zeros", compressor: str = "gz") -> Path:
+    """A tar of one member of ``size`` zero bytes, compressed without holding it in memory."""
+    import bz2
+    import lzma
+    import zlib
+
+    comp = {"gz": lambda: zlib.compressobj(9, zlib.DEFLATED, 31), "bz2": bz2.BZ2Compressor,
+            "xz": lambda: lzma.LZMACompressor(lzma.FORMAT_XZ)}[compressor]()
+    info = _file(name)
+    info.size = size
+    with open(path, "wb") as out:
+        out.write(comp.compress(info.tobuf(tarfile.GNU_FORMAT)))
+        block, left = bytes(1 << 20), size
+        while left:
+            out.write(comp.compress(block[:min(left, len(block))]))
+            left -= min(left, len(block))
+        out.write(comp.compress(bytes((-size) % 512 + 1024)))
+        out.write(comp.flush())
+    return path
+
+
+@pytest.mark.parametrize("compressor", ["gz", "bz2", "xz"])
+def test_bomb_is_stopped_by_the_ratio_early(box, compressor):
+    size = {"gz": 128, "bz2": 32, "xz": 32}[compressor] * 1024**2  # ~1000:1, ~1e6:1, ~7000:1
+    data = zero_bomb(box / f"bomb.tar.{compressor}", size, compressor=compressor).read_bytes()
+    source = _Counted(data)
+    with pytest.raises(LimitExceededError, match="times its compressed size.*PTMHUB_MAX_ARCHIVE_RATIO"):
+        safe_extract_tar(source, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+    # stopped as soon as the ratio was crossed, not after decompressing the whole archive
+    assert source.read_bytes < len(data) or compressor != "gz"
+
+
+def test_ratio_limit_is_configurable(box, monkeypatch):
+    archive = zero_bomb(box / "zeros.tar.gz", 4 * 1024**2)
+    with pytest.raises(LimitExceededError, match="max_archive_ratio"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    monkeypatch.setenv("PTMHUB_MAX_ARCHIVE_RATIO", "5000")
+    settings.reload()
+    assert safe_extract_tar(archive, box / "cache" / "dest") == ["zeros"]
+    assert (box / "cache" / "dest" / "zeros").stat().st_size == 4 * 1024**2
+
+
+def test_small_archives_are_not_refused_for_their_ratio(box):
+    # 1 MiB of zeros compresses ~1000:1 but is under the grace amount
+    archive = zero_bomb(box / "small.tar.gz", 1024**2 - 4096)
+    assert safe_extract_tar(archive, box / "cache" / "dest") == ["zeros"]
+
+
+def test_total_bytes_limit_names_its_variable(box, monkeypatch):
+    monkeypatch.setenv("PTMHUB_MAX_ARCHIVE_BYTES", "100000")
+    settings.reload()
+    archive = _tar(box / "m.tar", [(_file("a.bin"), os.urandom(60_000)), (_file("b.bin"), os.urandom(60_000))], "w")
+    with pytest.raises(LimitExceededError, match="more than 100,000 bytes.*PTMHUB_MAX_ARCHIVE_BYTES"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+    # the caller's max_bytes only ever lowers the setting
+    monkeypatch.setenv("PTMHUB_MAX_ARCHIVE_BYTES", "1000000")
+    settings.reload()
+    assert len(safe_extract_tar(archive, box / "cache" / "dest", max_bytes=10**9)) == 2
+
+
+def test_skipped_members_count_toward_the_limits(box):
+    # a stream decompresses a member it skips: a bomb there is a bomb too
+    archive = zero_bomb(box / "bomb.tar.gz", 64 * 1024**2, name="repo/big.bin")
+    with pytest.raises(LimitExceededError, match="max_archive_ratio"):
+        safe_extract_tar(archive, box / "cache" / "dest", include=lambda rel: rel.endswith(".md"))
+    assert _tree(box / "cache") == set()
+
+
+@pytest.mark.parametrize("fmt", ["tar", "zip"])
+def test_file_count_limit(box, monkeypatch, fmt):
+    monkeypatch.setenv("PTMHUB_MAX_ARCHIVE_FILES", "50")
+    settings.reload()
+
+    def build(n: int) -> Path:
+        if fmt == "zip":
+            return _zip(box / f"{n}.zip", [(f"f{i}", b"", None) for i in range(n)])
+        return _tar(box / f"{n}.tar", [(_file(f"f{i}"), b"") for i in range(n)], "w")
+
+    extract = safe_extract_zip if fmt == "zip" else safe_extract_tar
+    assert len(extract(build(50), box / "cache" / "ok")) == 50
+    with pytest.raises(LimitExceededError, match="more than 50 entries.*PTMHUB_MAX_ARCHIVE_FILES"):
+        extract(build(51), box / "cache" / "dest")
+    assert not (box / "cache" / "dest").exists() and len(_tree(box / "cache")) == 51
+
+
+# -- sparse members and tar metadata ------------------------------------------------------------
+def gnu_sparse_tar(path: Path, realsize: int) -> Path:
+    """An old-style GNU sparse member (type 'S'): no data, one hole of ``realsize`` bytes."""
+    info = _file("holes.bin")
+    info.type = tarfile.GNUTYPE_SPARSE
+    buf = bytearray(info.tobuf(tarfile.GNU_FORMAT))
+    buf[386:410] = b"%011o\x00%011o\x00" % (realsize, 0)  # one sparse struct: offset, numbytes
+    buf[482] = 0                                          # no extension headers
+    buf[483:495] = b"%011o\x00" % realsize                # the size it claims
+    buf[148:156] = b"        "
+    buf[148:156] = b"%06o\x00 " % sum(buf[:512])
+    path.write_bytes(gzip_bytes(bytes(buf[:512]) + bytes(1024)))
+    return path
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data)
+
+
+def pax_sparse_tar(path: Path, version: str, realsize: int) -> Path:
+    headers = {"1.0": {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "holes.bin",
+                       "GNU.sparse.realsize": str(realsize)},
+               "0.1": {"GNU.sparse.map": f"{realsize - 1},1", "GNU.sparse.size": str(realsize)},
+               "0.0": {"GNU.sparse.size": str(realsize), "GNU.sparse.offset": str(realsize - 1),
+                       "GNU.sparse.numbytes": "1"}}[version]
+    info = _file("GNUSparseFile.0/holes.bin")
+    info.pax_headers = headers
+    data = b"1\n%d\n1\n" % (realsize - 1) if version == "1.0" else b""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info.size = len(data.ljust(512, b"\0")) + 1 if version == "1.0" else 1
+        tar.addfile(info, io.BytesIO(data.ljust(512, b"\0") + b"x" if version == "1.0" else b"x"))
+    return path
+
+
+def test_gnu_sparse_member_is_refused(box):
+    archive = gnu_sparse_tar(box / "sparse.tar.gz", 64 * 1024**2)
+    assert len(archive.read_bytes()) < 200  # a few bytes that claim 64 MiB
+    with pytest.raises(UnsafeArchiveError, match="sparse file"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+@pytest.mark.parametrize("version", ["0.0", "0.1", "1.0"])
+def test_pax_sparse_member_is_refused(box, version):
+    archive = pax_sparse_tar(box / "sparse.tar", version, 64 * 1024**2)
+    with pytest.raises(UnsafeArchiveError, match="sparse file"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+def _pax_header(records: dict[str, str]) -> tuple[tarfile.TarInfo, bytes]:
+    data = b""
+    for key, value in records.items():
+        rec = f" {key}={value}\n".encode()
+        n = len(rec) + len(str(len(rec)))
+        n = len(rec) + len(str(n))
+        data += str(n).encode() + rec
+    info = tarfile.TarInfo("././@PaxHeader")
+    info.type = tarfile.XHDTYPE
+    return info, data
+
+
+def test_oversized_pax_header_is_refused(box):
+    header = _pax_header({"comment": "a" * (2 * 1024**2)})
+    archive = _tar(box / "pax.tar.gz", [header, (_file("a.txt"), b"a")])
+    with pytest.raises(UnsafeArchiveError, match="extended header"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+def test_chain_of_pax_headers_is_refused(box):
+    # each header makes tarfile recurse: thousands of them were a RecursionError traceback
+    archive = _tar(box / "chain.tar.gz", [_pax_header({"comment": "x"}) for _ in range(3000)]
+                   + [(_file("a.txt"), b"a")])
+    with pytest.raises(UnsafeArchiveError, match="extended headers in a row"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+# -- names: control characters, duplicates, length ---------------------------------------------
+@pytest.mark.parametrize("name", ["a\nb.txt", "a\x1b[2Jb.txt", "tab\there", "del\x7f", "dir/\rfile"])
+def test_control_characters_in_names_are_refused(box, name):
+    archive = _tar(box / "c.tar", [(_file("ok.txt"), b"ok"), (_file(name), b"x")], "w")
+    with pytest.raises(UnsafeArchiveError, match="control character"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    zarchive = _zip(box / "c.zip", [("ok.txt", b"ok", None), (name, b"x", None)])
+    with pytest.raises(UnsafeArchiveError, match="control character"):
+        safe_extract_zip(zarchive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+def _dir(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    return info
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [([(_file("a.txt"), b"1"), (_file("a.txt"), b"2")], "appears twice"),
+     ([(_file("./a.txt"), b"1"), (_file("a.txt"), b"2")], "appears twice"),
+     ([(_file("d//a.txt"), b"1"), (_file("d/./a.txt"), b"2")], "appears twice"),
+     ([(_dir("d"), None), (_dir("./d/"), None)], "appears twice"),
+     ([(_file("a"), b"1"), (_dir("a"), None)], "both a file and a folder"),
+     ([(_dir("a"), None), (_file("a"), b"1")], "both a file and a folder"),
+     ([(_file("a"), b"1"), (_file("a/b"), b"2")], "both a file and a folder"),
+     ([(_file("a/b"), b"1"), (_file("a"), b"2")], "both a file and a folder")],
+    ids=["same", "dot-slash", "slashes", "dir-twice", "file-then-dir", "dir-then-file", "file-as-parent",
+         "parent-as-file"],
+)
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_duplicate_names_are_refused(box, members, message):
+    archive = _tar(box / "dup.tar", members, "w")
+    with pytest.raises(UnsafeArchiveError, match=message):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    zentries = [(m.name + ("/" if m.isdir() else ""), data or b"", None) for m, data in members]
+    with pytest.raises(UnsafeArchiveError, match=message):
+        safe_extract_zip(_zip(box / "dup.zip", zentries), box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+def test_too_long_names_are_refused(box):
+    archive = _tar(box / "long.tar", [(_file("a" * 300), b"x")], "w")
+    with pytest.raises(UnsafeArchiveError, match="too long"):
+        safe_extract_tar(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+# -- zip specifics -----------------------------------------------------------------------------
+def test_zip_members_without_type_bits_are_regular_files(box):
+    archive = box / "w.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("repo/hubconf.py", "dependencies = []\n")  # external_attr = 0o600 << 16, no S_IFREG
+        info = zipfile.ZipInfo("repo/README.md")  # external_attr = 0 (DOS/Windows tools)
+        zf.writestr(info, "# readme")
+    dest = box / "cache" / "dest"
+    assert safe_extract_zip(archive, dest) == ["repo/hubconf.py", "repo/README.md"]
+    assert (dest / "repo" / "hubconf.py").read_text() == "dependencies = []\n"
+    assert stat.S_IMODE(os.stat(dest / "repo" / "hubconf.py").st_mode) == 0o644
+
+
+def patch_zip(path: Path, *, flags: int = 0, method: int | None = None) -> Path:
+    """Set general-purpose flag bits and/or the compression method in every local and central
+    header of a zip (the way an encrypting or exotic tool would have written them)."""
+    data = bytearray(path.read_bytes())
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        i = data.find(sig)
+        while i >= 0:
+            data[i + flag_at] |= flags
+            if method is not None:
+                data[i + method_at:i + method_at + 2] = method.to_bytes(2, "little")
+            i = data.find(sig, i + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_encrypted_zip_member_is_one_line_error(box):
+    archive = patch_zip(_zip(box / "enc.zip", [("ok.txt", b"ok", None), ("secret.txt", b"s", None)]), flags=0x1)
+    with pytest.raises(UnsafeArchiveError, match="is encrypted"):
+        safe_extract_zip(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+@pytest.mark.parametrize("method", [99, 20, 93])  # AES (WinZip), zstd (old id), zstd
+def test_unknown_zip_compression_is_one_line_error(box, method):
+    archive = patch_zip(_zip(box / "m.zip", [("a.txt", b"a", None)]), method=method)
+    with pytest.raises(CorruptArchiveError, match=f"compression method {method}"):
+        safe_extract_zip(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
+
+
+def test_zip_bomb_is_stopped(box):
+    archive = box / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("zeros", "w") as out:
+        for _ in range(64):
+            out.write(bytes(1 << 20))
+    with pytest.raises(LimitExceededError, match="max_archive_ratio"):
+        safe_extract_zip(archive, box / "cache" / "dest")
+    assert _tree(box / "cache") == set()
