@@ -84,6 +84,12 @@ _LFS_DEFAULT = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.
                 "*.pb", "*.gguf", "*.model", "*.npy", "*.npz", "*.pkl", "*.joblib", "*.tar.*", "*.zip", "*.gz")
 _LFS_SIZE = 10 * 1024 * 1024
 _TORCH_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+#: Files that hold weights: an HF snapshot without any (only config.json, say) is not a cached model.
+_HF_WEIGHTS = (".safetensors", *_PICKLE_WEIGHTS, ".pkl", ".h5", ".msgpack", ".ot", ".onnx", ".onnx_data", ".mlmodel",
+               ".tflite", ".gguf", ".keras", ".pb")
+#: How much a parameter count is trusted, by its source: a scan never replaces a count from a
+#: better source (the Hub's own total, or the safetensors headers) with a weaker one.
+_SOURCE_RANK = {"api": 3, "safetensors-header": 3, "state-dict": 2, "config": 1}
 #: partial downloads untouched for this long are waste: ``prune(incomplete=True)`` leaves younger
 #: ones alone (a download may be running), and an HF partial this much older than its snapshot's
 #: newest blob is not part of that snapshot's download
@@ -380,18 +386,31 @@ def state_dict_parameters(path: str | os.PathLike[str]) -> tuple[int | None, str
             break
     if not isinstance(sd, dict):
         return None, f"{path.name} holds a {type(sd).__name__}, not a state dict"
-    total = tensors = left_out = 0
+    total = tensors = left_out = shared = 0
+    # tied weights (a decoder that is the embedding matrix) are one storage under two names in the
+    # pickle: count each (storage, offset, shape, stride) once, as model.parameters() does
+    seen: set[tuple[Any, ...]] = set()
     for name, value in sd.items():
         if not torch.is_tensor(value):
             continue
         if str(name).rsplit(".", 1)[-1] in _TORCH_BUFFERS or not (value.is_floating_point() or value.is_complex()):
             left_out += 1
             continue
+        try:
+            view = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape), value.stride())
+        except (RuntimeError, NotImplementedError):  # a tensor without storage (meta, sparse): count it
+            view = (id(value),)
+        if view in seen:
+            shared += 1
+            continue
+        seen.add(view)
         total += value.numel()
         tensors += 1
     if not tensors:
         return None, f"{path.name} has no floating-point tensors at its top level"
     note = f"{tensors} floating-point tensors of {path.name} (torch.load weights_only=True)"
+    if shared:
+        note += f"; {shared} tied name(s) sharing a tensor counted once"
     if left_out:
         note += f"; {left_out} buffers left out (BatchNorm statistics, counters, non-float tensors)"
     return total, note
@@ -629,11 +648,13 @@ def _discover_hf(inv: Inventory) -> None:
         fresh = [p for p in parts if not (p.parent / p.name.split(".", 1)[0]).exists()
                  and _mtime(p) >= newest - STALE_PARTIAL_SECONDS]
         missing = _missing_shards(rev.snapshot_path, names)
-        if fresh or missing or not files:
+        weightless = not any(n.endswith(_HF_WEIGHTS) for n in names)
+        if fresh or missing or weightless:
             why = (f"interrupted download: {len(fresh)} partial blob(s) ({sum(_size_of(p) for p in fresh):,} bytes) "
                    f"of files the snapshot lacks" if fresh else
                    f"the snapshot lacks {len(missing)} shard(s) its index names ({missing[0]})" if missing else
-                   "the snapshot is empty")
+                   "the snapshot is empty" if not files else
+                   f"the snapshot holds no weights (only {', '.join(sorted(names)[:3])})")
             inv.problems.append(CacheProblem("incomplete", "hf", path, f"{why}; 'ptmhub pull {mid}' completes it",
                                              str(mid), part_bytes, parts))
             continue
@@ -1156,7 +1177,7 @@ def _record_for(model: CachedModel, group: list[CachedModel]) -> ModelRecord:
     if model.cache == "hf":
         facts = folder_facts(model.path, [n for n, _ in model.files])
         return _record(mid.with_(revision=None), platform="huggingface", facts=facts, files=model.files,
-                       revision=model.revision, source_url=mid.with_(revision=None).url(),
+                       revision=model.revision, source_url=f"{settings.get().hf_endpoint}/{mid.path}",
                        extra={"cache_revisions": model.info.get("revisions"), "cache_scan": scanned})
     if model.cache == "torchhub" and "builder" in model.info:
         from .catalogs import torchvision as tv
@@ -1201,6 +1222,16 @@ def _record_for(model: CachedModel, group: list[CachedModel]) -> ModelRecord:
                    size_bytes=model.size_bytes, extra={"cache_scan": scanned})
 
 
+def _keep_better_count(record: ModelRecord, old: ModelRecord | None) -> ModelRecord:
+    """The scanned record without its parameter count when the registry's comes from a better
+    source (a state dict's count never replaces the Hub's total or the safetensors headers')."""
+    if old is None or old.parameters is None or record.parameters is None:
+        return record
+    if _SOURCE_RANK.get(old.parameters_source or "", 0) <= _SOURCE_RANK.get(record.parameters_source or "", 0):
+        return record
+    return record.replace(parameters=None, parameters_source=None, parameters_note=None)
+
+
 def _representatives(models: list[CachedModel]) -> dict[str, tuple[CachedModel, list[CachedModel]]]:
     groups: dict[str, list[CachedModel]] = {}
     for m in models:
@@ -1242,8 +1273,9 @@ def scan(*, store: Store | str | None = None, caches: Iterable[str] | None = Non
                                              rep.model_id))
             continue
         found[key] = (record, rep, sum(_units(group).values()))
-    known = {k for k in found if st.get(k) is not None}
-    records = [r for r, _m, _s in found.values() if r is not None]
+    stored = {k: st.get(k) for k in found}
+    known = {k for k, v in stored.items() if v is not None}
+    records = [_keep_better_count(r, stored[k]) for k, (r, _m, _s) in found.items() if r is not None]
     if records:
         st.upsert(records)
     for key, (record, rep, size) in found.items():

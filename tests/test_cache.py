@@ -453,7 +453,7 @@ def test_prune_of_many_repos_scans_once_honours_age_and_budget_and_keeps_metadat
     for i in range(40):  # r00 is the oldest on disk (40.25 days) ... r39 the newest (1.25 days)
         name = f"bulk/r{i:02d}"
         sizes[name] = _hf_layout(name, {"config.json": json.dumps({**CONFIG, "i": i}).encode(),
-                                        "weights.dat": bytes(100 * (i + 1))})
+                                        "model.onnx": bytes(100 * (i + 1))})
     assert len(cache.scan(store=sqlite_store).registered) == 40
     for i in range(40):  # last used on disk (after the scan, which read the files)
         when = time.time() - (40.25 - i) * 86400
