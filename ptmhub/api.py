@@ -7,11 +7,12 @@ registry other than the default (``PTMHUB_DATABASE_URL`` / ``--db``).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import settings
-from .errors import NotInRegistryError, OfflineError, PtmhubError
+from .errors import NotCachedError, NotInRegistryError, OfflineError, PtmhubError
 from .ids import ModelId, parse
 
 if TYPE_CHECKING:
@@ -26,15 +27,25 @@ __all__ = ["resolve", "show", "search", "compare", "sync", "pull", "load", "load
 _default_store: Store | None = None
 
 
-def get_store(store: Store | str | None = None) -> Store:
-    """The registry to use: a Store, a URL, or the default from settings."""
+def get_store(store: Store | str | os.PathLike[str] | None = None) -> Store:
+    """The registry to use: a Store, a URL, a path to a SQLite file (as ``--db`` takes), or the
+    default from settings.
+
+    Raises:
+        UsageError: a path whose folder does not exist, a URL that cannot be understood.
+        DatabaseError, SchemaOutdatedError: the registry cannot be opened at this schema.
+    """
     global _default_store
     from .registry import Store, open_store
 
     if isinstance(store, Store):
         return store
-    if isinstance(store, str):
-        return open_store(store)
+    if isinstance(store, (str, os.PathLike)):
+        return open_store(settings.database_url_from(os.fspath(store)))
+    if store is not None:
+        from .errors import UsageError
+
+        raise UsageError(f"store= takes a Store, a database URL or a file path, not {type(store).__name__}")
     url = settings.get().database_url
     if _default_store is None or _default_store.url != url:
         from .registry.engine import normalize_url
@@ -64,9 +75,30 @@ def _trust_kwargs(mid: ModelId, trust: bool) -> dict[str, Any]:
     return {"trust": True} if trust and mid.platform == "torchhub" else {}
 
 
-def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None,
+#: Per hub, the fields a plain resolve answers for in full (see ``Store.upsert(authoritative=)``):
+#: what the hub no longer publishes is cleared instead of kept. A backend may say it itself
+#: with an ``authoritative_fields`` attribute. Catalog syncs are never authoritative.
+AUTHORITATIVE_ON_RESOLVE: dict[str, tuple[str, ...]] = {
+    "huggingface": ("license", "task", "gated", "tags", "datasets", "languages", "library", "framework",
+                    "format", "architecture"),
+}
+
+
+def _pinned(mid: ModelId) -> bool:
+    """A Hugging Face ID naming a revision (``hf:X@<commit>``): answered from, and kept in, the
+    revision history; the model's current record stays what ``refs/main`` names."""
+    return mid.platform == "huggingface" and mid.revision not in (None, "main")
+
+
+def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | os.PathLike[str] | None = None,
             trust: bool = False) -> ModelRecord:
-    """Ask the model's hub about it and upsert the answer into the registry.
+    """Ask the model's hub about it and record the answer in the registry.
+
+    A plain ID updates the model's current record, the hub's answer being authoritative for the
+    fields in :data:`AUTHORITATIVE_ON_RESOLVE` (a license the hub dropped is cleared), and keeps
+    that revision in the history. A pinned Hugging Face ID (``hf:X@<commit>``, a tag or a
+    branch) only adds to the history (``show hf:X@<commit>`` answers from it): the current
+    record is never overwritten by an old revision.
 
     Raises:
         InvalidIdError: the ID cannot be parsed.
@@ -83,11 +115,19 @@ def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Stor
     now = dt.datetime.now(dt.timezone.utc)
     record = record.replace(aliases=record.aliases + extra_aliases, resolved_at=record.resolved_at or now)
     st = get_store(store)
-    st.upsert([record])
+    if _pinned(mid):
+        st.save_revision(record, revision=mid.revision)
+        return st.get_revision(record.id, record.revision or mid.revision) or record
+    fields = getattr(backend, "authoritative_fields", None)
+    if fields is None:
+        fields = AUTHORITATIVE_ON_RESOLVE.get(mid.platform, ())
+    st.upsert([record], authoritative=fields)
+    if mid.platform == "huggingface":
+        st.save_revision(record)
     return st.get(record.id) or record
 
 
-def show(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None) -> ModelRecord:
+def show(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | os.PathLike[str] | None = None) -> ModelRecord:
     """The registry's record for a model; asks the hub on a miss when online.
 
     Raises:
@@ -96,19 +136,49 @@ def show(model_id: str | ModelId, *, offline: bool | None = None, store: Store |
     mid = parse(model_id)
     st = get_store(store)
     record = st.get(mid.key)
+    if _pinned(mid):
+        # hf:X@<commit>: the history's record of that revision, or the current one when it is
+        # that revision (or the branch it names, refs/main being what the current record is)
+        if record is not None and _names_current(mid.revision, record):
+            return record
+        pinned = st.get_revision(mid.key, mid.revision)
+        if pinned is not None:
+            return pinned
+        if _offline(offline):
+            raise NotInRegistryError(f"the registry has no record of revision {mid.revision} of {mid.key} and "
+                                     "offline mode is on", hint=f"run 'ptmhub resolve {mid}' while online",
+                                     model_id=str(mid))
+        return resolve(mid, store=st)
     if record is not None:
         return record
     if _offline(offline):
         raise NotInRegistryError(f"{mid} is not in the registry and offline mode is on",
-                                 hint=f"run 'ptmhub resolve {mid}' while online", model_id=str(mid))
+                                 hint=_did_you_mean(st, mid, f"run 'ptmhub resolve {mid}' while online"),
+                                 model_id=str(mid))
     return resolve(mid, store=st)
+
+
+def _names_current(revision: str | None, record: ModelRecord) -> bool:
+    current = record.revision or ""
+    return revision == "main" or (revision is not None and len(revision) >= 7 and current.startswith(revision))
+
+
+def _did_you_mean(st: Store, mid: ModelId, hint: str | None) -> str | None:
+    """``hint`` with the stored IDs closest to ``mid`` in front (a typo's likely meaning)."""
+    try:
+        close = st.suggest(mid.key)
+    except PtmhubError:
+        close = []
+    if not close:
+        return hint
+    return "did you mean " + " or ".join(close) + "?" + (f"; {hint}" if hint else "")
 
 
 def search(q: str | None = None, *, task: str | None = None, license: str | None = None,
            platform: str | None = None, framework: str | None = None, min_parameters: int | None = None,
            max_parameters: int | None = None, fine_tunable: bool | None = None, cached: bool | None = None,
            sort: str = "relevance", limit: int = 20, offset: int = 0,
-           store: Store | str | None = None) -> list[ModelRecord]:
+           store: Store | str | os.PathLike[str] | None = None) -> list[ModelRecord]:
     """Search the registry: full-text words in ``q`` plus filters (see docs/cli.md#search)."""
     from .registry.store import SearchQuery
 
@@ -118,7 +188,7 @@ def search(q: str | None = None, *, task: str | None = None, license: str | None
     return get_store(store).search(query)
 
 
-def sync(source: str, /, *, store: Store | str | None = None, progress: Callable[[int], None] | None = None,
+def sync(source: str, /, *, store: Store | str | os.PathLike[str] | None = None, progress: Callable[[int], None] | None = None,
          **options: Any) -> SyncReport:
     """Import a whole catalog (``hf``, ``tfhub``, ``torchhub``, ``torchvision``, ``timm``)."""
     from .hubs.base import sync_source
@@ -127,7 +197,7 @@ def sync(source: str, /, *, store: Store | str | None = None, progress: Callable
     return func(get_store(store), progress=progress, **{k: v for k, v in options.items() if v is not None})
 
 
-def pull(model_id: str | ModelId, *, store: Store | str | None = None,
+def pull(model_id: str | ModelId, *, store: Store | str | os.PathLike[str] | None = None,
          progress: Callable[[int], None] | None = None, trust: bool = False) -> PullResult:
     """Download a model into its hub's own cache and record it in the registry."""
     mid = parse(model_id)
@@ -143,7 +213,7 @@ def pull(model_id: str | ModelId, *, store: Store | str | None = None,
     return result
 
 
-def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | None = None,
+def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store | str | os.PathLike[str] | None = None,
          trust: bool = False, **kwargs: Any) -> Loaded:
     """Load a model (and its preprocessor) from its hub's native cache, or a ``local:`` model
     from its folder; records ``last_used``.
@@ -171,9 +241,11 @@ def load(model_id: str | ModelId, *, offline: bool | None = None, store: Store |
     try:
         with guard(offline_on):
             loaded = _backend(mid).load(mid, record, **_trust_kwargs(mid, trust), **kwargs)
-    except BaseException:
+    except BaseException as exc:
         if use is not None:
             use.undo()
+        if record is None and isinstance(exc, (NotInRegistryError, NotCachedError)):
+            exc.hint = _did_you_mean(st, mid, exc.hint)  # a typo'd ID is not in the cache either
         raise
     if use is not None:
         use.wait()
@@ -215,7 +287,7 @@ class _RecordUse:
                 pass
 
 
-def add(path: str, *, model_id: str | None = None, store: Store | str | None = None) -> ModelRecord:
+def add(path: str, *, model_id: str | None = None, store: Store | str | os.PathLike[str] | None = None) -> ModelRecord:
     """Register a model folder (a fine-tuned model, or one shipped in a Python package) as
     ``local:NAME`` (used where it is), or copy it into the Hugging Face cache as
     ``hf:OWNER/NAME`` (``model_id``); see :func:`ptmhub.cache.add`. Cache scanning, listing,
@@ -225,7 +297,7 @@ def add(path: str, *, model_id: str | None = None, store: Store | str | None = N
     return _add(path, model_id=model_id, store=get_store(store))
 
 
-def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offline: bool | None = None) -> Comparison:
+def compare(model_ids: Sequence[str], *, store: Store | str | os.PathLike[str] | None = None, offline: bool | None = None) -> Comparison:
     """Several models side by side: one row per fact, each value with its source, differing rows
     flagged (see :mod:`ptmhub.comparison`; ``comparison.same_as`` finds cross-hub equivalents)."""
     from .comparison import compare as _compare
@@ -235,7 +307,7 @@ def compare(model_ids: Sequence[str], *, store: Store | str | None = None, offli
 
 def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None, strategy: str = "auto",
                       train_size: int | None = None, unfreeze_last: int | None = None, offline: bool | None = None,
-                      store: Store | str | None = None, trust: bool = False, **framework_kwargs: Any) -> FinetuneBundle:
+                      store: Store | str | os.PathLike[str] | None = None, trust: bool = False, **framework_kwargs: Any) -> FinetuneBundle:
     """A pretrained model with a new ``num_labels``-way head, frozen by ``strategy``
     (``feature_extraction``, ``partial``, ``full`` or ``auto`` by ``train_size``); see
     :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md."""
@@ -247,7 +319,7 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
 
 
 
-def trust(repo: str, *, store: Store | str | None = None) -> str:
+def trust(repo: str, *, store: Store | str | os.PathLike[str] | None = None) -> str:
     """Allow ptmhub to import ``OWNER/REPO``'s (or every ``OWNER/*``) hubconf.py. Returns the
     normalized entry."""
     from .hubs.torchhub import trust_add
@@ -255,7 +327,7 @@ def trust(repo: str, *, store: Store | str | None = None) -> str:
     return trust_add(repo, store=get_store(store))
 
 
-def untrust(repo: str, *, store: Store | str | None = None) -> str:
+def untrust(repo: str, *, store: Store | str | os.PathLike[str] | None = None) -> str:
     """Stop trusting a repository (registry list and torch.hub's trusted_list)."""
     from .errors import UsageError
     from .hubs.torchhub import trust_remove
@@ -265,14 +337,14 @@ def untrust(repo: str, *, store: Store | str | None = None) -> str:
     return repo.lower()
 
 
-def trusted(*, store: Store | str | None = None) -> list[dict[str, str]]:
+def trusted(*, store: Store | str | os.PathLike[str] | None = None) -> list[dict[str, str]]:
     """Trusted repositories: the registry's list, torch.hub's trusted_list and trusted owners."""
     from .hubs.torchhub import trusted_repos
 
     return trusted_repos(store=get_store(store))
 
 
-def entrypoints(repo_or_id: str, *, trust: bool = False, store: Store | str | None = None) -> list[dict[str, Any]]:
+def entrypoints(repo_or_id: str, *, trust: bool = False, store: Store | str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """A torch.hub repository's entrypoints with their docstrings (static reading when untrusted)."""
     from .hubs.torchhub import list_entrypoints
 

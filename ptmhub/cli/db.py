@@ -30,11 +30,12 @@ def current() -> None:
     """Print the registry's schema revision and the one this ptmhub needs."""
     from .. import settings
     from ..registry import migrate
-    from ..registry.schema import SCHEMA_HEAD
+    from ..registry.schema import SCHEMA_HEAD, describe
 
     rev = migrate.current(settings.get().database_url)
-    state = "up to date" if rev == SCHEMA_HEAD else ("empty" if rev is None else "needs 'ptmhub db upgrade'")
-    click.echo(f"{rev or '(none)'} (head {SCHEMA_HEAD}, {state})")
+    state = {"behind": "needs 'ptmhub db upgrade'",
+             "newer": "newer than this ptmhub: upgrade ptmhub to use it"}.get(describe(rev), describe(rev))
+    click.echo(f"{rev[:64] if rev else '(none)'} (head {SCHEMA_HEAD}, {state})")
 
 
 COMMANDS = [db]

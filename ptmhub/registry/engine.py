@@ -29,7 +29,9 @@ def normalize_url(url: str) -> str:
 
 def _sqlite_path(url: sa.engine.URL) -> Path | None:
     db = url.database
-    return None if not db or db == ":memory:" else Path(db)
+    if not db or db == ":memory:" or str(url.query.get("uri", "")).lower() == "true":
+        return None  # in memory, or an SQLite URI filename (file:...?mode=ro): SQLite checks it
+    return Path(db)
 
 
 def get_engine(url: str) -> Engine:
@@ -50,6 +52,15 @@ def _parse_url(url: str) -> sa.engine.URL:
     return sa.engine.make_url(url)
 
 
+def _is_default_registry(path: Path) -> bool:
+    """Whether ``path`` is the default registry (PTMHUB_HOME/registry.db), whose folder ptmhub
+    creates on first use."""
+    from .. import settings
+
+    current = settings.get()
+    return current.database_url_env is None and path == current.home / "registry.db"
+
+
 def _create(url: str) -> Engine:
     try:
         parsed = _parse_url(url)
@@ -61,7 +72,12 @@ def _create(url: str) -> Engine:
         if path is not None:
             if path.is_dir():
                 raise UsageError(f"the registry path {path} is a folder", hint="give a file path such as registry.db")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir() and not _is_default_registry(path):
+                # never create folders for a given path: a typo would leave a new folder tree
+                # (at the filesystem root, for an absolute one); only the default home is made
+                raise UsageError(f"the folder {path.parent} of the registry {path.name} does not exist",
+                                 hint="create it first, or give --db a path in an existing folder")
+            path.parent.mkdir(parents=True, exist_ok=True)  # exists, or is the default home
         engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -93,18 +109,45 @@ def _create(url: str) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
-    """One managed transaction: commit on success, roll back on any error."""
+    """One managed transaction: commit on success, roll back on any error.
+
+    Every database failure leaves as one :class:`DatabaseError` naming the registry: those
+    SQLAlchemy raises, and the driver's own (``sqlite3.Error``) from the raw-cursor fast path
+    of the SQLite upsert, which SQLAlchemy never sees (a read-only file, a full disk).
+    """
     try:
         with engine.connect() as conn:
             if write:
                 conn = conn.execution_options(ptmhub_write=True)
             with conn.begin():
                 yield conn
-    except sa.exc.OperationalError as exc:
-        raise DatabaseError(f"the registry database failed: {str(exc.orig).splitlines()[0]}",
-                            hint="check the --db path/URL and that the database is reachable") from None
+    except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        raise database_error(engine, exc) from None
 
 
+def registry_name(engine: Engine) -> str:
+    """The registry as a user knows it: a SQLite file's path, or a URL without credentials."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True).split("@")[-1]
+
+
+def database_error(engine: Engine, exc: BaseException) -> DatabaseError:
+    """A database failure as one line naming the registry, with a hint fitting the cause."""
+    orig = getattr(exc, "orig", None) or exc
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    name = registry_name(engine)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        hint = "the file or its folder is read-only: fix the permissions or use another --db"
+    elif "not a database" in low or "malformed" in low or "disk image" in low:
+        hint = "the file is not a ptmhub registry or is damaged: point --db at another file"
+    elif "unable to open" in low:
+        hint = "check that the file and its folder can be read and written"
+    else:
+        hint = "check the --db path/URL and that the database is reachable"
+    return DatabaseError(f"the registry {name} failed: {text}", hint=hint)
 def dispose_all() -> None:
     with _lock:
         for engine in _engines.values():

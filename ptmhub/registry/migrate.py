@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from ..errors import DatabaseError, SchemaOutdatedError
 from .engine import get_engine, transaction
-from .schema import SCHEMA_HEAD
+from .schema import SCHEMA_HEAD, describe
 
 
 def script_location() -> Path:
@@ -55,15 +55,33 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade a database; returns (before, after)."""
     from alembic import command
 
+    from alembic.util import CommandError
+
     engine = get_engine(url)
     with transaction(engine, write=True) as conn:
         before = _current(conn)
         if before is None and has_tables(conn):
             raise SchemaOutdatedError("the registry has tables but no schema version",
                                       hint="it was not created by ptmhub; point --db at another file")
-        command.upgrade(_config(conn), revision)
+        if describe(before) == "newer":
+            raise _newer(before, url)
+        try:
+            command.upgrade(_config(conn), revision)
+        except CommandError as exc:
+            raise DatabaseError(f"cannot upgrade the registry {_shown(url)}: {str(exc).splitlines()[0]}") from None
         after = _current(conn)
     return before, after
+
+
+def _shown(url: str) -> str:
+    return url.split("@")[-1]
+
+
+def _newer(rev: str, url: str) -> SchemaOutdatedError:
+    return SchemaOutdatedError(
+        f"the registry {_shown(url)} is at schema {rev[:64]!r}, which this ptmhub does not know "
+        f"(it knows up to {SCHEMA_HEAD}): a newer ptmhub wrote it",
+        hint="upgrade ptmhub to use it; 'db upgrade' cannot downgrade a registry")
 
 
 def head() -> str:
@@ -83,10 +101,10 @@ def check(conn: sa.Connection, url: str) -> str | None:
     rev = _current(conn)
     if rev == SCHEMA_HEAD:
         return rev
-    shown = url.split("@")[-1]
     if rev is None:
         return None
-    raise SchemaOutdatedError(
-        f"the registry {shown} is at schema {rev}, this ptmhub needs {SCHEMA_HEAD}",
-        hint=f"run 'ptmhub --db {shown} db upgrade'" if rev < SCHEMA_HEAD else "upgrade ptmhub; the registry is newer",
-    )
+    if describe(rev) == "newer":
+        raise _newer(rev, url)
+    shown = _shown(url)
+    raise SchemaOutdatedError(f"the registry {shown} is at schema {rev}, this ptmhub needs {SCHEMA_HEAD}",
+                              hint=f"run 'ptmhub --db {shown} db upgrade'")

@@ -14,12 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import licenses
-from ..errors import DatabaseError, UsageError
+from ..errors import DatabaseError, PtmhubError, UsageError
 from ..ids import parse as parse_id
 from ..records import FIELDS, ModelRecord
 from . import migrate
 from .engine import get_engine, normalize_url, transaction
-from .tables import JsonType, aliases, models
+from .tables import JsonType, aliases, model_revisions, models
 from .tables import sync_state as sync_state_t
 from .tables import trusted_repos as trusted
 
@@ -40,6 +40,61 @@ _GROUPS = {
 }
 # Kept by the store itself; an upsert never changes them (set_cache_state / touch do).
 _STATE_FIELDS = ("first_seen", "cached", "cache_path", "cache_size_bytes", "last_used")
+#: How good a parameter count's source is: a count never gives way to one from a worse source
+#: (an exact count from the weights or the hub's own total, over one built from config.json,
+#: over a catalog's published figure). Unknown sources rank lowest.
+PARAMETER_SOURCE_RANK = {"safetensors-header": 3, "api": 3, "state-dict": 3, "saved-model": 3, "meta-device": 3,
+                         "config": 2, "catalog": 1}
+#: Fields an authoritative upsert may set (to ``None`` too): what a hub publishes about a model.
+#: The parameter count is not among them: a count is cleared by no one, only replaced by one at
+#: least as well sourced.
+AUTHORITATIVE_FIELDS = frozenset(f for f in FIELDS if f not in (*_STATE_FIELDS, "id", "platform", "name", "aliases",
+                                                                 "parameters", "parameters_source", "parameters_note",
+                                                                 "resolved_at", "extra", "license_raw", "license_source"))
+_INT64 = (-(2**63), 2**63 - 1)
+_BIGINT_POSITIONS = tuple(i for i, name in enumerate(_RECORD_COLUMNS)
+                          if name in ("downloads", "likes", "size_bytes", "cache_size_bytes"))
+_PARAMETERS_POSITION = _RECORD_COLUMNS.index("parameters")
+_HF = "huggingface"
+
+
+def _too_big_note(value: int) -> str:
+    # never str() the number: past 4,300 digits that raises ValueError
+    return (f"the published count ({value.bit_length()} bits) does not fit a 64-bit integer, so it is not "
+            "stored; it is not a real parameter count")
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with what JSON (and PostgreSQL's JSONB) cannot hold replaced: integers beyond
+    64 bits by a short description, NaN and infinities by None, other objects by their text."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def _dumps_safe(value: Any) -> str:
+    """json.dumps, falling back to :func:`_json_safe` for what JSON cannot hold (the normal
+    case costs nothing more than json.dumps)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(_json_safe(value), allow_nan=False)
+
+
+def _checked_json(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (ValueError, TypeError, RecursionError):
+        return _json_safe(value)
 
 
 def _utcnow() -> dt.datetime:
@@ -87,8 +142,15 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
             raise UsageError(f"unknown sort {self.sort!r}", hint="one of " + ", ".join(SORTS))
-        if self.limit < 0 or self.offset < 0:
-            raise UsageError("limit and offset must not be negative")
+        for label, value in (("--limit", self.limit), ("--offset", self.offset),
+                             ("--min-params", self.min_parameters), ("--max-params", self.max_parameters)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise UsageError(f"{label} must be a whole number, not {type(value).__name__}")
+            if not 0 <= value <= _INT64[1]:
+                raise UsageError(f"{label} {value if value.bit_length() < 80 else 'value'} is out of range",
+                                 hint=f"give a number from 0 to {_INT64[1]:,}".replace(",", "_"))
         if (self.min_parameters is not None and self.max_parameters is not None
                 and self.min_parameters > self.max_parameters):
             raise UsageError("--min-params is larger than --max-params")
@@ -146,7 +208,14 @@ class Store:
             values[i] = list(values[i]) or None  # empty = unknown, so a merge keeps known values
         extra = values[_EXTRA_POSITION]
         values[_EXTRA_POSITION] = dict(extra) if extra else None
+        for i in _BIGINT_POSITIONS:
+            value = values[i]
+            if value is not None and not _INT64[0] <= value <= _INT64[1]:
+                values[i] = None  # beyond the column: unknown rather than an overflow
         row = dict(zip(_RECORD_COLUMNS, values))
+        count = values[_PARAMETERS_POSITION]
+        if count is not None and not _INT64[0] <= count <= _INT64[1]:
+            row.update(parameters=None, parameters_source=None, parameters_note=_too_big_note(count))
         row["search_text"] = search_text(record)
         row["first_seen"] = record.first_seen or now
         row["updated_at"] = now
@@ -179,70 +248,164 @@ class Store:
         return insert
 
     # -- writes ------------------------------------------------------------------------------
-    def upsert(self, records: Iterable[ModelRecord], *, batch_size: int = 1000) -> int:
-        """Insert or merge records. Idempotent. A ``None`` (or empty) value never overwrites a
-        known one; grouped fields (parameters + source + note, license + raw + source) move
-        together; ``first_seen`` and cache state are kept. Returns the number of records."""
+    def upsert(self, records: Iterable[ModelRecord], *, batch_size: int = 1000,
+               authoritative: Iterable[str] | bool = False) -> int:
+        """Insert or merge records. Idempotent. Returns the number of records.
+
+        The merge: a ``None`` (or empty) value never overwrites a known one, which is right for
+        partial sources (a catalog page knows some facts); grouped fields (parameters + source +
+        note, license + raw + source) move together; a parameter count never gives way to one
+        from a worse source (:data:`PARAMETER_SOURCE_RANK`); ``first_seen`` and cache state are
+        kept. ``authoritative`` names the fields the records answer for in full, as a hub's
+        fresh answer about one model does (``True``: all of :data:`AUTHORITATIVE_FIELDS`): for
+        those a ``None`` or empty value clears the stored one (a license the hub no longer
+        publishes, with its raw text and source). A Hugging Face record lands on the row whose
+        ID differs from its own only in case (HF repo ids are case-insensitive); an
+        authoritative one renames that row to its own casing.
+
+        Raises:
+            UsageError: not a ModelRecord, or an unknown field in ``authoritative``.
+            DatabaseError: the registry cannot be written (nothing of the batch is written).
+        """
+        if authoritative is True:
+            fields = AUTHORITATIVE_FIELDS
+        elif authoritative is False or authoritative is None:
+            fields = frozenset()
+        else:
+            fields = frozenset(authoritative)
+            unknown = fields - AUTHORITATIVE_FIELDS - {"license_raw", "license_source"}
+            if unknown:
+                raise UsageError(f"cannot upsert {', '.join(sorted(unknown))} authoritatively",
+                                 hint="choose from " + ", ".join(sorted(AUTHORITATIVE_FIELDS)))
         total = 0
         batch: list[ModelRecord] = []
         for record in records:
             batch.append(record)
             if len(batch) >= batch_size:
-                total += self._upsert_batch(batch)
+                total += self._upsert_batch(batch, fields)
                 batch = []
         if batch:
-            total += self._upsert_batch(batch)
+            total += self._upsert_batch(batch, fields)
         return total
 
-    def _upsert_batch(self, batch: list[ModelRecord]) -> int:
+    @staticmethod
+    def _fold(record_id: str, platform: str) -> str:
+        return record_id.lower() if platform == _HF else record_id
+
+    def _upsert_batch(self, batch: list[ModelRecord], authoritative: frozenset[str] = frozenset()) -> int:
         now = _utcnow()
-        # one row per id (last wins) so a batch never conflicts with itself
+        # one row per id (last wins; HF ids regardless of case) so a batch never conflicts with itself
         by_id: dict[str, ModelRecord] = {}
         for record in batch:
             if not isinstance(record, ModelRecord):
                 raise UsageError(f"upsert takes ModelRecord values, not {type(record).__name__}")
-            by_id[record.id] = record
+            by_id[self._fold(record.id, record.platform)] = record
         rows = [self._to_row(r, now) for r in by_id.values()]
         alias_rows = [{"alias": a, "model_id": r.id} for r in by_id.values() for a in r.aliases if a != r.id]
+        fast = self.dialect == "sqlite" and not authoritative
+        if not fast:
+            for row in rows:  # the SQLite fast path does this in its JSON processor
+                if row["extra"] is not None:
+                    row["extra"] = _checked_json(row["extra"])
         with transaction(self.engine, write=True) as conn:
             self._tune(conn, self.WRITE_PRAGMAS, "ptmhub_write_pragmas")
+            self._fold_case(conn, rows, alias_rows, rename=bool(authoritative))
             self._merge_extra(conn, rows)
-            if self.dialect == "sqlite":
+            if fast:
                 self._sqlite_upsert_rows(conn, rows)
             else:
-                conn.execute(self._upsert_statement(), rows)
+                conn.execute(self._upsert_statement(authoritative), rows)
             if alias_rows:
                 ains = self._insert()(aliases)
                 conn.execute(ains.on_conflict_do_update(index_elements=[aliases.c.alias],
                                                         set_={"model_id": ains.excluded.model_id}), alias_rows)
         return len(rows)
 
-    def _upsert_statement(self) -> Any:
-        """INSERT ... ON CONFLICT (id) DO UPDATE with the merge rules (built once per store)."""
-        stmt = self.__dict__.get("_upsert_stmt")
+    def _fold_case(self, conn: sa.Connection, rows: list[dict[str, Any]], alias_rows: list[dict[str, Any]],
+                   *, rename: bool) -> None:
+        """Point each Hugging Face row at the stored row whose ID differs only in case: the
+        incoming row takes the stored ID, or (``rename``: the hub's own fresh answer, so its
+        casing is the canonical one) the stored row is renamed to the incoming ID."""
+        wanted = {row["id"].lower(): row for row in rows if row["platform"] == _HF}
+        if not wanted:
+            return
+        folded = list(wanted)
+        found: dict[str, str] = {}
+        lower = sa.func.lower(models.c.id)
+        for start in range(0, len(folded), 500):
+            chunk = folded[start:start + 500]
+            for stored in conn.execute(sa.select(models.c.id).where(lower.in_(chunk))).scalars():
+                if wanted[stored.lower()]["id"] != stored:
+                    found[stored.lower()] = stored
+        if not found:
+            return
+        for fold, stored in found.items():
+            row = wanted[fold]
+            if rename:
+                self._rename(conn, stored, row["id"])
+            else:
+                new = row["id"]
+                row["id"] = stored
+                for alias_row in alias_rows:
+                    if alias_row["model_id"] == new:
+                        alias_row["model_id"] = stored
+        alias_rows[:] = [a for a in alias_rows if a["alias"] != a["model_id"]]
+
+    def _rename(self, conn: sa.Connection, old: str, new: str) -> None:
+        """Give a stored model (its aliases and revision history) a new ID."""
+        conn.execute(aliases.delete().where(aliases.c.alias == new))
+        conn.execute(models.update().where(models.c.id == old).values(id=new))
+        # aliases follow through ON UPDATE CASCADE; history has no foreign key
+        conn.execute(aliases.update().where(aliases.c.model_id == old).values(model_id=new))
+        conn.execute(model_revisions.update().where(model_revisions.c.model_id == old).values(model_id=new))
+
+    def _upsert_statement(self, authoritative: frozenset[str] = frozenset()) -> Any:
+        """INSERT ... ON CONFLICT (id) DO UPDATE with the merge rules (built once per store and
+        set of authoritative fields)."""
+        cache = self.__dict__.setdefault("_upsert_stmts", {})
+        stmt = cache.get(authoritative)
         if stmt is not None:
             return stmt
         ins = self._insert()(models)
         ex = ins.excluded
+        c = models.c
         set_: dict[str, Any] = {}
         grouped = {f: lead for lead, fs in _GROUPS.items() for f in fs}
+
+        def rank(source: Any) -> Any:
+            return sa.case(PARAMETER_SOURCE_RANK, value=source, else_=0)
+
+        # a count replaces the stored one (with its source and note) unless that one is better
+        # sourced; while neither knows a count, a newer note on why says more
+        better_count = sa.and_(ex.parameters.is_not(None),
+                               sa.or_(c.parameters.is_(None), rank(ex.parameters_source) >= rank(c.parameters_source)))
+        no_count = sa.and_(ex.parameters.is_(None), c.parameters.is_(None), ex.parameters_note.is_not(None))
         for name in _RECORD_COLUMNS:
             if name in _STATE_FIELDS or name == "id":
                 continue
-            col = models.c[name]
-            if name in grouped:
-                lead = grouped[name]
+            col = c[name]
+            lead = grouped.get(name)
+            if lead == "parameters":
+                set_[name] = sa.case((better_count, ex[name]), (no_count, ex[name]), else_=col)
+            elif lead is not None and lead in authoritative:
+                set_[name] = ex[name]  # the whole group, cleared too
+            elif lead is not None:
                 set_[name] = sa.case((ex[lead].is_not(None), ex[name]), else_=col)
+            elif name in authoritative:
+                set_[name] = ex[name]
             elif name in _LIST_FIELDS or name == "extra":
                 set_[name] = sa.case((ex[name].is_(None), col), else_=ex[name])
             else:
                 set_[name] = sa.func.coalesce(ex[name], col)
-        # a thinner record (no summary) must not drop words the stored one was found by
-        set_["search_text"] = sa.case(
-            (sa.and_(ex.summary.is_(None), models.c.summary.is_not(None)), ex.search_text + " " + models.c.search_text),
-            else_=ex.search_text)
+        if "summary" in authoritative:
+            set_["search_text"] = ex.search_text
+        else:
+            # a thinner record (no summary) must not drop words the stored one was found by
+            set_["search_text"] = sa.case(
+                (sa.and_(ex.summary.is_(None), c.summary.is_not(None)), ex.search_text + " " + c.search_text),
+                else_=ex.search_text)
         set_["updated_at"] = ex.updated_at
-        stmt = self._upsert_stmt = ins.on_conflict_do_update(index_elements=[models.c.id], set_=set_)
+        stmt = cache[authoritative] = ins.on_conflict_do_update(index_elements=[c.id], set_=set_)
         return stmt
 
     def _sqlite_upsert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
@@ -305,8 +468,9 @@ class Store:
         for i, name in enumerate(names):
             process = models.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None and isinstance(models.c[name].type, JsonType) and dialect._json_serializer is None:
-                # what SQLAlchemy's JSON processor does for a non-null value, without its call chain
-                process = json.dumps
+                # what SQLAlchemy's JSON processor does for a non-null value, without its call
+                # chain; what JSON cannot hold (a 5,000-digit integer, NaN) is replaced, not raised
+                process = _dumps_safe
             if process is not None:
                 processors.append((i, process))
         tail_params = []
@@ -355,6 +519,7 @@ class Store:
             if key is None:
                 return False
             conn.execute(aliases.delete().where(aliases.c.model_id == key))
+            conn.execute(model_revisions.delete().where(model_revisions.c.model_id == key))
             return conn.execute(models.delete().where(models.c.id == key)).rowcount > 0
 
     def set_cache_state(self, model_id: str, *, cached: bool, cache_path: str | None = None,
@@ -383,7 +548,7 @@ class Store:
             # the canonical ID (what callers holding a record pass) in one statement; an alias after
             if conn.execute(models.update().where(models.c.id == key).values(**values)).rowcount:
                 return
-            key = self._alias_target(conn, key)
+            key = self._alias_target(conn, key) or self._folded_id(conn, key)
             if key is None:
                 from ..errors import NotInRegistryError
 
@@ -399,26 +564,151 @@ class Store:
         key = self._key(model_id)
         if conn.execute(sa.select(models.c.id).where(models.c.id == key)).first():
             return key
-        return self._alias_target(conn, key)
+        return self._alias_target(conn, key) or self._folded_id(conn, key)
 
     @staticmethod
     def _alias_target(conn: sa.Connection, key: str) -> str | None:
         """The model an alias (an old name, a URL form) points at; None if ``key`` is none."""
         return conn.execute(sa.select(aliases.c.model_id).where(aliases.c.alias == key)).scalar()
 
+    @staticmethod
+    def _folded_id(conn: sa.Connection, key: str) -> str | None:
+        """The stored Hugging Face model whose ID (or an alias of it) differs from ``key`` only
+        in case: HF repo ids are case-insensitive (``ix_models_id_lower`` answers this)."""
+        if not key.startswith("hf:"):
+            return None
+        folded = key.lower()
+        found = conn.execute(sa.select(models.c.id).where(sa.func.lower(models.c.id) == folded,
+                                                          models.c.platform == _HF).limit(1)).scalar()
+        if found is None:
+            found = conn.execute(sa.select(aliases.c.model_id).where(sa.func.lower(aliases.c.alias) == folded)
+                                 .limit(1)).scalar()
+        return found
+
     def get(self, model_id: str) -> ModelRecord | None:
         """The record for an ID (any accepted form) or one of its aliases; None if unknown."""
         with transaction(self.engine) as conn:
             key = self._key(model_id)
             row = conn.execute(sa.select(models).where(models.c.id == key)).first()
-            if row is None:  # an alias (an old name, a URL form) of a stored model?
-                key = self._alias_target(conn, key)
+            if row is None:  # an alias (an old name, a URL form) of a stored model, or another case?
+                key = self._alias_target(conn, key) or self._folded_id(conn, key)
                 if key is None:
                     return None
                 row = conn.execute(sa.select(models).where(models.c.id == key)).first()
             alias_list = conn.execute(sa.select(aliases.c.alias).where(aliases.c.model_id == key)
                                       .order_by(aliases.c.alias)).scalars().all()
         return self._to_record(row, alias_list) if row else None
+
+    # -- revision history ------------------------------------------------------------------------
+    _HISTORY_DROPPED = ("cached", "cache_path", "cache_size_bytes", "last_used", "first_seen", "aliases")
+
+    def save_revision(self, record: ModelRecord, *, revision: str | None = None) -> bool:
+        """Keep what the hub said about one revision of a model (``record.revision``, or
+        ``revision``) in the history, beside the model's current record, which this never
+        changes. Saving the same revision again replaces its entry. False when the record names
+        no revision (nothing to key it by)."""
+        rev = record.revision or revision
+        if not rev:
+            return False
+        data = record.to_dict()
+        for name in self._HISTORY_DROPPED:
+            data.pop(name, None)
+        count = data.get("parameters")
+        if count is not None and not _INT64[0] <= count <= _INT64[1]:
+            data.update(parameters=None, parameters_source=None, parameters_note=_too_big_note(count))
+        data = _checked_json(data)
+        now = _utcnow()
+        ins = self._insert()(model_revisions)
+        with transaction(self.engine, write=True) as conn:
+            model_id = record.id
+            if record.platform == _HF:  # the history joins the stored model's casing
+                model_id = self._folded_id(conn, record.id) or record.id
+            conn.execute(ins.on_conflict_do_update(
+                index_elements=[model_revisions.c.model_id, model_revisions.c.revision],
+                set_={"record": ins.excluded.record, "resolved_at": ins.excluded.resolved_at}),
+                [{"model_id": model_id, "revision": rev[:256], "record": data,
+                  "resolved_at": record.resolved_at or now}])
+        return True
+
+    def get_revision(self, model_id: str, revision: str | None = None) -> ModelRecord | None:
+        """The history's record of one revision of a model: ``revision`` (default: the one in
+        ``model_id``, e.g. ``hf:OWNER/NAME@<commit>``) matched exactly, or as a commit prefix
+        of at least 7 hex digits. None when the history has no such revision.
+
+        Raises:
+            UsageError: a commit prefix that matches more than one stored revision.
+        """
+        mid = parse_id(model_id)
+        rev = revision or mid.revision
+        if not rev:
+            return None
+        r = model_revisions.c
+        with transaction(self.engine) as conn:
+            keys = {mid.key}
+            current = self._resolve_key(conn, mid.key)
+            if current is not None:
+                keys.add(current)
+            match = r.revision == rev
+            if re.fullmatch(r"[0-9a-f]{7,39}", rev):
+                match = sa.or_(match, r.revision.like(rev + "%"))
+            rows = conn.execute(sa.select(r.revision, r.record, r.resolved_at).where(r.model_id.in_(sorted(keys)), match)
+                                .order_by(r.resolved_at.desc())).all()
+            alias_list = conn.execute(sa.select(aliases.c.alias).where(aliases.c.model_id == current)
+                                      .order_by(aliases.c.alias)).scalars().all() if current else []
+        exact = [row for row in rows if row.revision == rev]
+        if not exact and len({row.revision for row in rows}) > 1:
+            raise UsageError(f"the commit prefix {rev!r} matches {len(rows)} stored revisions of {mid.key}",
+                             hint="give more of the commit: " + ", ".join(sorted({row.revision[:12] for row in rows})))
+        if not (exact or rows):
+            return None
+        row = (exact or rows)[0]
+        data = dict(row.record)
+        data["aliases"] = list(alias_list)
+        if not data.get("resolved_at"):
+            data["resolved_at"] = _aware(row.resolved_at).isoformat()
+        return ModelRecord.from_dict(data)
+
+    def revisions(self, model_id: str) -> list[dict[str, Any]]:
+        """The history of a model: ``{"revision", "resolved_at"}`` entries, newest first."""
+        r = model_revisions.c
+        with transaction(self.engine) as conn:
+            key = self._resolve_key(conn, model_id) or self._key(model_id)
+            rows = conn.execute(sa.select(r.revision, r.resolved_at).where(r.model_id == key)
+                                .order_by(r.resolved_at.desc(), r.revision)).all()
+        return [{"revision": row.revision, "resolved_at": _aware(row.resolved_at)} for row in rows]
+
+    # -- "did you mean" ---------------------------------------------------------------------------
+    def suggest(self, model_id: str, *, limit: int = 3) -> list[str]:
+        """Stored model IDs close to ``model_id`` (a typo, another hub's spelling), best first.
+
+        Candidates are the models sharing a word prefix with the ID's owner or name (from the
+        full-text index, most downloaded first, at most 5,000), ranked by string similarity.
+        """
+        import difflib
+
+        try:
+            mid = parse_id(model_id)
+            key, words = mid.key, search_words(f"{mid.owner or ''} {mid.name}")
+        except PtmhubError:
+            key, words = str(model_id), search_words(str(model_id))
+        words = [w for w in dict.fromkeys(w[:3] for w in words if w)][:8]
+        if not words:
+            return []
+        c = models.c
+        if self.dialect == "sqlite":
+            match = " OR ".join(f'"{w}"*' for w in words)
+            stmt = sa.text("SELECT m.id FROM models_fts JOIN models m ON m.pk = models_fts.rowid "
+                           "WHERE models_fts MATCH :match ORDER BY m.downloads DESC LIMIT 5000").bindparams(match=match)
+        else:
+            tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), " | ".join(f"{w}:*" for w in words))
+            tsv = sa.func.to_tsvector(sa.literal_column("'simple'"), c.search_text)
+            stmt = sa.select(c.id).where(tsv.op("@@")(tsquery)).order_by(c.downloads.desc().nulls_last()).limit(5000)
+        with transaction(self.engine) as conn:
+            self._reading(conn)
+            ids = list(conn.execute(stmt).scalars())
+        by_folded = {i.lower(): i for i in ids if i != key}
+        close = difflib.get_close_matches(key.lower(), list(by_folded), n=limit, cutoff=0.6)
+        return [by_folded[i] for i in close]
 
     def get_many(self, model_ids: Iterable[str]) -> dict[str, ModelRecord]:
         out = {}
@@ -536,6 +826,7 @@ class Store:
         query = query or SearchQuery(**kwargs)
         with transaction(self.engine) as conn:
             self._reading(conn)
+            self._check_values(conn, query)
             rows = self._popular_first(conn, query) if self.dialect == "sqlite" else None
             if rows is None:
                 rows = conn.execute(self.search_statement(query)).all()
@@ -546,7 +837,31 @@ class Store:
         stmt, _ = self._select(query, [sa.func.count()])
         with transaction(self.engine) as conn:
             self._reading(conn)
+            self._check_values(conn, query)
             return int(conn.execute(stmt).scalar() or 0)
+
+    def _check_values(self, conn: sa.Connection, query: SearchQuery) -> None:
+        """Refuse a ``task`` or ``license`` filter that no vocabulary knows and no stored model
+        has (a typo would otherwise just find nothing), naming the close values."""
+        c = models.c
+        if query.task and query.task not in KNOWN_TASKS:
+            from ..catalogs.tfhub import TASK_TO_PIPELINE
+
+            if query.task not in TASK_TO_PIPELINE and not conn.execute(
+                    sa.select(c.pk).where(c.task == query.task).limit(1)).first():
+                stored = [t for t in conn.execute(sa.select(c.task).distinct().where(c.task.is_not(None))).scalars()]
+                _refuse("task", query.task, sorted({*KNOWN_TASKS, *TASK_TO_PIPELINE, *stored}))
+        if query.license:
+            lic = query.license.lower()
+            if lic in licenses.GROUPS or lic in ("none", "unknown"):
+                return
+            wanted = licenses.normalize(lic) or lic
+            known = _known_licenses()
+            if wanted in known or conn.execute(sa.select(c.pk).where(c.license == wanted).limit(1)).first():
+                return
+            stored = [v for v in conn.execute(sa.select(c.license).distinct().where(c.license.is_not(None))).scalars()]
+            _refuse("license", query.license, sorted({*known, *stored}),
+                    groups=(*licenses.GROUPS, "none"))
 
     #: SQLite settings of a connection that searches: memory-mapped reads (no read() call and
     #: copy per page), which halves the time of a search that visits many rows of a large
@@ -713,6 +1028,43 @@ class Store:
             return "ok"
         with transaction(self.engine) as conn:
             return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+
+
+#: Hugging Face pipeline tags (the task vocabulary records use); ``--task`` also accepts TF Hub's
+#: task ids and any task a stored model has.
+KNOWN_TASKS = frozenset({
+    "text-classification", "token-classification", "table-question-answering", "question-answering",
+    "zero-shot-classification", "translation", "summarization", "feature-extraction", "text-generation",
+    "text2text-generation", "fill-mask", "sentence-similarity", "text-ranking", "text-to-speech",
+    "text-to-audio", "automatic-speech-recognition", "audio-to-audio", "audio-classification",
+    "voice-activity-detection", "depth-estimation", "image-classification", "object-detection",
+    "image-segmentation", "text-to-image", "image-to-text", "image-to-image", "image-to-video",
+    "unconditional-image-generation", "video-classification", "reinforcement-learning", "robotics",
+    "tabular-classification", "tabular-regression", "tabular-to-text", "table-to-text",
+    "multiple-choice", "text-retrieval", "time-series-forecasting", "text-to-video",
+    "image-text-to-text", "visual-question-answering", "document-question-answering",
+    "zero-shot-image-classification", "graph-ml", "mask-generation", "zero-shot-object-detection",
+    "text-to-3d", "image-to-3d", "image-feature-extraction", "video-text-to-text", "keypoint-detection",
+    "visual-document-retrieval", "any-to-any", "video-to-video", "audio-text-to-text", "other",
+})
+
+
+def _known_licenses() -> frozenset[str]:
+    return (licenses.PERMISSIVE | licenses.COPYLEFT | licenses.NON_COMMERCIAL | licenses.RESTRICTED
+            | {"other"})
+
+
+def _refuse(what: str, value: str, valid: Sequence[str], *, groups: Sequence[str] = ()) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(value.lower(), [v.lower() for v in valid], n=5, cutoff=0.5)
+    if close:
+        hint = "did you mean " + ", ".join(close) + "?"
+    else:
+        hint = "known values include " + ", ".join(list(valid)[:12]) + (", ..." if len(valid) > 12 else "")
+    if groups:
+        hint += " (or a group: " + ", ".join(groups) + ")"
+    raise UsageError(f"unknown {what} {value!r}: no model in the registry has it", hint=hint)
 
 
 _TOP = models.alias("top_models")  # built once: an alias's column collection is costly to make

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -93,6 +94,20 @@ models = Table(
     UniqueConstraint("id", name="uq_models_id"),
 )
 Index("ix_models_platform_downloads", models.c.platform, models.c.downloads)
+# Hugging Face repo ids are case-insensitive: an exact miss is looked up by lower(id)
+Index("ix_models_id_lower", func.lower(models.c.id))
+
+# What the hub said about each resolved revision of a model (the record as JSON); ``models``
+# holds the current one. See migrations/versions/0003.
+model_revisions = Table(
+    "model_revisions", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(512), nullable=False),
+    Column("revision", String(256), nullable=False),
+    Column("record", JsonType(), nullable=False),
+    Column("resolved_at", TS, nullable=False),
+    UniqueConstraint("model_id", "revision", name="uq_model_revisions_model_revision"),
+)
 
 aliases = Table(
     "aliases", metadata,
