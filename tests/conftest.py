@@ -145,6 +145,35 @@ def db_url(request, tmp_path):
     admin.dispose()
 
 
+def _is_postgres_test(item: pytest.Item) -> bool:
+    return item.get_closest_marker("postgres") is not None or "[postgres" in item.nodeid
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI a skipped PostgreSQL test fails the run (whatever skipped it: no server, a missing
+    driver, an importorskip); elsewhere it is counted for the summary below."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _is_postgres_test(item):
+        if IN_CI:
+            report.outcome = "failed"
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            report.longrepr = f"PostgreSQL test skipped under CI=true: {reason}"
+        else:
+            _SKIPPED_POSTGRES.append(item.nodeid)
+
+
+_SKIPPED_POSTGRES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _SKIPPED_POSTGRES:
+        terminalreporter.write_line(
+            f"{len(_SKIPPED_POSTGRES)} PostgreSQL test(s) SKIPPED: no server was started for them "
+            "(run 'make test', which starts one; under CI=true they fail)", red=True, bold=True)
+
+
 @pytest.fixture
 def store(db_url):
     from ptmhub.registry import open_store

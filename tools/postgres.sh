@@ -18,40 +18,59 @@ if [ -z "$bin" ] && [ "$cmd" = start ]; then
 fi
 [ -n "$bin" ] || { echo "no PostgreSQL server binaries found" >&2; exit 1; }
 
+# As root, the server runs as the postgres user, which often cannot reach DIR (under /root, or any
+# folder with a 0700 parent): the data folder and socket then live in a private folder under /tmp
+# owned by postgres, whose path DIR/pgroot records (stop removes it).
 as_pg() {  # initdb/pg_ctl refuse to run as root: use the postgres user then
   if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-    chown -R postgres "$dir"
-    su postgres -s /bin/sh -c "$*"
+    (cd / && su postgres -s /bin/sh -c "$*")  # from a folder it can enter
   else
     sh -c "$*"
   fi
 }
 
+pg_root() {  # where the data folder and socket are: DIR itself, or the /tmp folder DIR/pgroot names
+  if [ -f "$dir/pgroot" ]; then cat "$dir/pgroot"; else echo "$dir"; fi
+}
+
 case "$cmd" in
   start)
     mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
-    if [ ! -f "$dir/data/PG_VERSION" ]; then
-      mkdir -p "$dir/data"
-      as_pg "'$bin/initdb' -D '$dir/data' -U ptmhub --auth=trust -E UTF8 --no-locale" >"$dir/initdb.log" 2>&1 \
-        || { cat "$dir/initdb.log" >&2; exit 1; }
+    if [ "$(id -u)" = 0 ]; then
+      id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+      if [ ! -f "$dir/pgroot" ]; then
+        root=$(mktemp -d /tmp/ptmhub-pg.XXXXXX)
+        chown postgres "$root"; chmod 700 "$root"
+        echo "$root" >"$dir/pgroot"
+      fi
+    fi
+    root=$(pg_root)
+    if [ ! -f "$root/data/PG_VERSION" ]; then
+      as_pg "mkdir -p '$root/data' && '$bin/initdb' -D '$root/data' -U ptmhub --auth=trust -E UTF8 --no-locale" \
+        >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     # the next ports when one is taken (another server, an earlier run's): up to 10 tries
     for try_port in $(seq "$port" $((port + 9))); do
-      : >"$dir/server.log"
-      if as_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-h 127.0.0.1 -p $try_port -k '$dir' -c fsync=off -c full_page_writes=off -c max_connections=100\" start" >&2; then
+      as_pg ": >'$root/server.log'"
+      if as_pg "'$bin/pg_ctl' -D '$root/data' -l '$root/server.log' -w -t 60 -o \"-h 127.0.0.1 -p $try_port -k '$root' -c fsync=off -c full_page_writes=off -c max_connections=100\" start" >&2; then
         echo "postgresql://ptmhub@127.0.0.1:$try_port/postgres"
         exit 0
       fi
-      grep -q "Address already in use" "$dir/server.log" || break
+      grep -q "Address already in use" "$root/server.log" || break
       echo "port $try_port is taken, trying the next" >&2
     done
-    cat "$dir/server.log" >&2
+    cat "$root/server.log" >&2
     exit 1
     ;;
   stop)
+    [ -d "$dir" ] || exit 0
     dir=$(cd "$dir" && pwd)
-    [ -f "$dir/data/postmaster.pid" ] && as_pg "'$bin/pg_ctl' -D '$dir/data' -m fast -w stop" >&2 || true
+    root=$(pg_root)
+    [ -f "$root/data/postmaster.pid" ] && as_pg "'$bin/pg_ctl' -D '$root/data' -m fast -w stop" >&2 || true
+    if [ -f "$dir/pgroot" ]; then
+      case "$root" in /tmp/ptmhub-pg.*) rm -rf "$root" ;; esac
+      rm -f "$dir/pgroot"
+    fi
     ;;
   *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac

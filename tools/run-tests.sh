@@ -16,9 +16,10 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 rm -rf "$PG_DIR"
+# set before the start, so a half-started server (and its folder under /tmp when run as root) goes too
+trap 'tools/postgres.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
 if url=$(tools/postgres.sh start "$PG_DIR" "$PG_PORT"); then
   export PTMHUB_TEST_POSTGRES_URL="$url"
-  trap 'tools/postgres.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
   echo "PostgreSQL for the tests: $url"
 else
   echo "PostgreSQL could not be started: the PostgreSQL tests will skip (and fail under CI=true)" >&2
