@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CatalogError, InvalidIdError, UsageError
 from ..hubs.base import SyncReport
+from ..hubs.torchhub import MAX_AST_DEPTH, ast_depth_exceeds
 from ..records import ModelRecord
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ __all__ = ["HubCall", "HubDoc", "parse_doc", "iter_docs", "records_for", "sync",
 SOURCE_NAME = "torchhub"
 MAX_DOC_BYTES = 2 * 1024 * 1024
 MAX_CALL_CHARS = 4000
+#: How deep a call's expression may nest (``x=a+a+...``): deeper ones are reported, not parsed further.
+MAX_CALL_DEPTH = MAX_AST_DEPTH
 _CURLY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _CALL = re.compile(r"\btorch\s*\.\s*hub\s*\.\s*load\s*\(")
 _NAME_TOKEN = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
@@ -102,13 +105,16 @@ def _split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str] | No
         raise CatalogError(f"{path}: the front matter opened by '---' is never closed")
     try:
         meta = yaml.safe_load(m.group(1))
-    except yaml.YAMLError as exc:
+        if not isinstance(meta, dict):
+            raise CatalogError(f"{path}: the front matter is not a mapping of fields")
+        return {str(k): _clean(v) for k, v in meta.items()}, text[m.end():]
+    except yaml.YAMLError as exc:  # an unhashable key (``? [1]``) is one too: a ConstructorError
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 2})" if where is not None else ""
         raise CatalogError(f"{path}: the front matter is not valid YAML{line}") from None
-    if not isinstance(meta, dict):
-        raise CatalogError(f"{path}: the front matter is not a mapping of fields")
-    return {str(k): _clean(v) for k, v in meta.items()}, text[m.end():]
+    except (RecursionError, MemoryError):
+        # PyYAML composes (and _clean walks) nested lists and mappings recursively
+        raise CatalogError(f"{path}: the front matter nests lists or mappings too deeply to read") from None
 
 
 # -- calls ---------------------------------------------------------------------------------------
@@ -214,8 +220,14 @@ def _find_calls(body: str, first_line: int = 1) -> tuple[list[HubCall], list[str
         source = text[m.start():end]
         try:
             node = ast.parse("_(" + source[source.index("(") + 1:], mode="eval").body
-        except SyntaxError:
+        except SyntaxError:  # null bytes included
             problems.append(f"{where}: a torch.hub.load call that is not valid Python")
+            continue
+        except (RecursionError, MemoryError):  # CPython's parser on ``-----1`` or ``a+a+...`` deep
+            problems.append(f"{where}: a torch.hub.load call nested too deeply to parse")
+            continue
+        if ast_depth_exceeds(node, MAX_CALL_DEPTH):  # ast.unparse below recurses once per level
+            problems.append(f"{where}: a torch.hub.load call nested deeper than {MAX_CALL_DEPTH} levels")
             continue
         assert isinstance(node, ast.Call)
         kw = {k.arg: k.value for k in node.keywords if k.arg}

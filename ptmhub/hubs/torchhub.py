@@ -48,11 +48,12 @@ from urllib.parse import urlsplit
 from .. import http, settings
 from ..errors import (
     IntegrityError,
-    PtmhubError,
+    LimitExceededError,
     MalformedResponseError,
     ModelNotFoundError,
     NetworkError,
     NotCachedError,
+    PtmhubError,
     RepoDependencyError,
     UntrustedRepoError,
     UsageError,
@@ -341,6 +342,117 @@ def fetch_repo(owner: str, repo: str, ref: str, *, trusted: bool, model_id: str 
 
 
 # -- reading hubconf.py without running it ----------------------------------------------------------
+#: How deep an expression or block of hubconf.py (or a module it re-exports from) may nest. Python's
+#: own parser stops at 200 nested brackets, but ``a+a+...`` or ``f()()...`` nest without brackets and
+#: make ``ast`` recurse until RecursionError (``ast.unparse`` and ``ast.literal_eval`` already fail
+#: near 500 levels).
+MAX_AST_DEPTH = 100
+#: How many of the repository's modules the static listing reads to find the docstrings of names
+#: hubconf.py imports (each file is parsed once, whatever the star imports between them).
+MAX_FOLLOWED_FILES = 32
+#: Steps (module, name) the search for re-exported names may take in all, over every entrypoint.
+MAX_FOLLOW_STEPS = 100_000
+_FOLLOW_DEPTH = 8
+#: Limits that scale with PTMHUB_MAX_HUBCONF_BYTES (B): tokens per file B/20 (a parsed token costs
+#: ~1 KiB of AST at peak, a hand-written hubconf has one per 4-8 bytes), tokens over all followed
+#: modules B/5, entrypoints B/100.
+_TOKENS_PER_BYTE = 1 / 20
+_FOLLOWED_TOKENS_PER_BYTE = 1 / 5
+_NAMES_PER_BYTE = 1 / 100
+_HUBCONF_HINT = ("a hubconf.py past these limits is not a hand-written one; raise PTMHUB_MAX_HUBCONF_BYTES "
+                 "(every static-listing limit scales with it) only if you know why it is so large")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The static listing's bounds, read from PTMHUB_MAX_HUBCONF_BYTES."""
+
+    file_bytes: int
+    file_tokens: int
+    followed_tokens: int
+    names: int
+
+    @classmethod
+    def current(cls) -> _Limits:
+        b = settings.get().max_hubconf_bytes
+        return cls(b, max(int(b * _TOKENS_PER_BYTE), 1000), max(int(b * _FOLLOWED_TOKENS_PER_BYTE), 4000),
+                   max(int(b * _NAMES_PER_BYTE), 100))
+
+
+class _OverLimit(Exception):
+    """A module beyond a static-analysis bound (turned into LimitExceededError or a partial listing)."""
+
+
+def _count_tokens(text: str, max_tokens: int) -> int:
+    """Tokens in ``text``, counted lazily with O(1) memory; _OverLimit past ``max_tokens``. The parse
+    that follows builds ~1.5 AST nodes per token, so this bounds its memory before it allocates any."""
+    import io
+    import tokenize
+
+    count = 0
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
+            count += 1
+            if count > max_tokens:
+                raise _OverLimit(f"has more than {max_tokens:,} tokens")
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass  # not valid Python: ast.parse says where, and parses no more than was counted
+    return count
+
+
+def ast_depth_exceeds(tree: ast.AST, max_depth: int = MAX_AST_DEPTH) -> bool:
+    """Whether ``tree`` nests deeper than ``max_depth`` nodes (iteratively: no recursion)."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
+
+
+def parse_bounded(text: str, *, max_tokens: int | None = None, max_depth: int = MAX_AST_DEPTH,
+                  mode: str = "exec") -> ast.AST:
+    """``ast.parse`` for untrusted source with bounded memory and nesting: at most ``max_tokens``
+    tokens (counted before parsing) and ``max_depth`` levels, so ``ast.unparse``/``literal_eval``
+    on the result cannot recurse out of the stack.
+
+    Raises:
+        SyntaxError: not valid Python (null bytes included).
+        _OverLimit: past a bound (the message says which).
+    """
+    if max_tokens is not None:
+        _count_tokens(text, max_tokens)
+    try:
+        tree = ast.parse(text, mode=mode)
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on deep nesting this way ("too complex"/recursion during AST
+        # construction), before our own check could run
+        raise _OverLimit(f"nests deeper than Python's parser allows (limit here: {max_depth} levels)") from None
+    if ast_depth_exceeds(tree, max_depth):
+        raise _OverLimit(f"nests deeper than {max_depth} levels")
+    return tree
+
+
+def _read_source(path: Path, max_bytes: int) -> tuple[bytes, str]:
+    """The file's bytes (at most ``max_bytes``; _OverLimit beyond) and its text for ``ast``."""
+    import io
+    import tokenize
+
+    with open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        size = max(path.stat().st_size, len(data))
+        raise _OverLimit(f"is {size:,} bytes, over the {max_bytes:,}-byte limit (PTMHUB_MAX_HUBCONF_BYTES)")
+    try:  # as Python reads a source file: a BOM or a ``coding:`` line (PEP 263), else UTF-8
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        # bytes Python would refuse to import: still listed, with U+FFFD where they do not decode
+        text = data.decode("utf-8", errors="replace")
+    return data, text
+
+
 @dataclass
 class Entrypoint:
     name: str
@@ -349,24 +461,46 @@ class Entrypoint:
     kind: str = "function"            # function | class | imported | assigned
 
 
+_DEPENDENCY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
 @dataclass
 class HubconfInfo:
     entrypoints: dict[str, Entrypoint] = field(default_factory=dict)
     dependencies: list[str] | None = None
     dynamic: bool = False             # names may appear only at import time (globals(), *, exec)
     sha256: str | None = None
+    partial: str | None = None        # why docstrings of some imported names were not looked up
+    dependencies_problem: str | None = None  # ``dependencies`` is there but not a list of names
 
     def missing_dependencies(self) -> list[str]:
-        """Dependencies not installed (checked by top-level name; nothing is imported)."""
+        """Dependencies not installed (checked by top-level name; nothing is imported). A name
+        that cannot be a module (``torch>=2``) counts as missing."""
         missing = []
         for dep in self.dependencies or []:
-            top = str(dep).split(".", 1)[0]
-            if not top or importlib.util.find_spec(top) is None:
-                missing.append(str(dep))
+            top = dep.split(".", 1)[0]
+            try:
+                found = bool(_DEPENDENCY.match(dep)) and importlib.util.find_spec(top) is not None
+            except (ImportError, ValueError):  # e.g. a name whose module has no __spec__
+                found = False
+            if not found:
+                missing.append(dep)
         return missing
 
 
-def _params(node: ast.AST) -> list[str]:
+def _dependencies(value: ast.expr) -> tuple[list[str] | None, str | None]:
+    """``dependencies = [...]``: (names, None), or (None, why it is not a list of names)."""
+    try:
+        deps = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        # not a literal, or one Python cannot build (``{[1]: 2}``: an unhashable key)
+        return None, "not a literal list of package names"
+    if not isinstance(deps, (list, tuple)) or not all(isinstance(d, str) for d in deps):
+        return None, "not a list of package names (strings)"
+    return [" ".join(d.split()) for d in deps], None
+
+
+def _params(node: ast.AST | None) -> list[str]:
     if isinstance(node, ast.ClassDef):
         init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
         return _params(init)[1:] if init is not None else []
@@ -398,33 +532,107 @@ def _module_file(root: Path, base: Path, module: str | None, level: int) -> Path
     return None
 
 
-def _follow(root: Path, file: Path, name: str, depth: int = 0) -> Entrypoint | None:
-    """Find ``name``'s definition in ``file`` (a module of the repository), through re-exports."""
-    if depth > 4:
-        return None
-    try:
-        tree = ast.parse(file.read_text(encoding="utf-8", errors="replace"))
-    except (SyntaxError, ValueError, OSError):
-        return None
-    stars = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            kind = "class" if isinstance(node, ast.ClassDef) else "function"
-            return Entrypoint(name, ast.get_docstring(node), _params(node), kind)
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                target = _module_file(root, file.parent, node.module, node.level)
+@dataclass
+class _Module:
+    """What the listing needs from one of the repository's modules, kept instead of its AST.
+    Modules are named by their resolved path, as a string (cheap to hash and compare)."""
+
+    defs: dict[str, Entrypoint]
+    imports: dict[str, tuple[str, str]]    # local name -> (module, name there)
+    stars: list[str]                       # modules star-imported, in order, each once
+
+
+class _Follower:
+    """Finds where names that hubconf.py imports are defined, for their docstrings and
+    parameters. Each module is parsed once and only its summary kept; files, tokens and search
+    steps are bounded, and running out leaves a *partial* listing (``HubconfInfo.partial``)."""
+
+    def __init__(self, root: Path, limits: _Limits):
+        self.root = root.resolve()
+        self.limits = limits
+        self.modules: dict[str, _Module | None] = {}
+        self.tokens_left = limits.followed_tokens
+        self.steps_left = MAX_FOLLOW_STEPS
+        self.partial: str | None = None
+
+    def _stop(self, why: str) -> None:
+        self.partial = self.partial or why
+
+    def module(self, key: str) -> _Module | None:
+        if key in self.modules:
+            return self.modules[key]
+        if len(self.modules) >= MAX_FOLLOWED_FILES:
+            self._stop(f"more than {MAX_FOLLOWED_FILES} modules to read")
+            return None
+        self.modules[key] = None
+        path = Path(key)
+        rel = path.relative_to(self.root).as_posix()
+        try:
+            _, text = _read_source(path, self.limits.file_bytes)
+            budget = min(self.limits.file_tokens, self.tokens_left)
+            tokens = _count_tokens(text, budget)
+            self.tokens_left -= tokens
+            tree = parse_bounded(text)
+        except _OverLimit as exc:
+            self._stop(f"{rel} {exc}")
+            return None
+        except (SyntaxError, ValueError, OSError):
+            return None  # a broken module: its names stay without docstrings
+        mod = _Module({}, {}, [])
+        for node in tree.body:  # type: ignore[attr-defined]
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                kind = "class" if isinstance(node, ast.ClassDef) else "function"
+                mod.defs.setdefault(node.name, Entrypoint(node.name, ast.get_docstring(node), _params(node), kind))
+            elif isinstance(node, ast.ImportFrom):
+                target = _module_file(self.root, path.parent, node.module, node.level)
                 if target is None:
                     continue
-                if alias.name == "*":
-                    stars.append(target)
-                elif (alias.asname or alias.name) == name:
-                    return _follow(root, target, alias.name, depth + 1)
-    for target in stars:
-        found = _follow(root, target, name, depth + 1)
-        if found is not None:
-            return found
-    return None
+                tkey = str(target.resolve())
+                for alias in node.names:
+                    if alias.name == "*":
+                        if tkey not in mod.stars:
+                            mod.stars.append(tkey)
+                    else:
+                        mod.imports.setdefault(alias.asname or alias.name, (tkey, alias.name))
+        self.modules[key] = mod
+        return mod
+
+    def find(self, file: Path, name: str) -> Entrypoint | None:
+        """``name``'s definition, starting in ``file`` and following re-exports breadth first
+        (the nearest definition wins), each (module, name) queued once; every queued step
+        counts against :data:`MAX_FOLLOW_STEPS` for the whole listing."""
+        from collections import deque
+
+        start = (str(file.resolve()), name)
+        queue: deque[tuple[str, str, int]] = deque([(*start, 0)])
+        seen: set[tuple[str, str]] = {start}
+        cut = None
+        while queue:
+            key, wanted, depth = queue.popleft()
+            mod = self.module(key)
+            if mod is None:
+                continue
+            if wanted in mod.defs:
+                return mod.defs[wanted]
+            if wanted in mod.imports:
+                nexts = [mod.imports[wanted]]
+            else:
+                nexts = [(star, wanted) for star in mod.stars]
+            for nxt in nexts:
+                if nxt in seen:
+                    continue
+                if depth + 1 > _FOLLOW_DEPTH:
+                    cut = cut or f"a name re-exported through more than {_FOLLOW_DEPTH} modules"
+                    continue
+                if self.steps_left <= 0:
+                    self._stop(f"more than {MAX_FOLLOW_STEPS:,} import steps to follow")
+                    return None
+                self.steps_left -= 1
+                seen.add(nxt)
+                queue.append((*nxt, depth + 1))
+        if cut is not None:
+            self._stop(cut)
+        return None
 
 
 def _is_installed_submodule(module: str | None, name: str, level: int) -> bool:
@@ -447,33 +655,58 @@ def _is_installed_submodule(module: str | None, name: str, level: int) -> bool:
 _DYNAMIC_CALLS = {"globals", "setattr", "exec", "vars", "locals", "__import__"}
 
 
+def _is_partial_call(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Name) and func.id == "partial") or \
+        (isinstance(func, ast.Attribute) and func.attr == "partial")
+
+
 def read_hubconf(repo_dir: str | os.PathLike[str]) -> HubconfInfo:
     """Entrypoints, docstrings and ``dependencies`` of a repository's ``hubconf.py``, read with
     :mod:`ast`: no code of the repository runs. Names imported from the repository's own modules
     are followed there for their docstrings.
 
+    The work is bounded (limits scale with ``PTMHUB_MAX_HUBCONF_BYTES``): hubconf.py itself must
+    fit its byte, token, nesting and entrypoint limits, or nothing is listed; following imports
+    stops after :data:`MAX_FOLLOWED_FILES` modules (or their token budget), and the listing says
+    so in ``partial`` (those names keep no docstring).
+
     Raises:
         ModelNotFoundError: there is no hubconf.py.
         MalformedResponseError: hubconf.py is not valid Python.
+        LimitExceededError: hubconf.py is beyond a static-listing limit.
     """
     root = Path(repo_dir)
     path = root / "hubconf.py"
     if not path.is_file():
         raise ModelNotFoundError(f"{root.name} has no hubconf.py",
                                  hint="torch.hub needs a hubconf.py at the repository root")
-    source = path.read_bytes()
+    limits = _Limits.current()
+    label = f"hubconf.py of {root.name}"
     try:
-        tree = ast.parse(source.decode("utf-8", errors="replace"))
+        source, text = _read_source(path, limits.file_bytes)
+        tree = parse_bounded(text, max_tokens=limits.file_tokens)
+    except _OverLimit as exc:
+        raise LimitExceededError(f"{label} {exc}, past the limits for reading it without running it",
+                                 hint=_HUBCONF_HINT) from None
     except SyntaxError as exc:
-        raise MalformedResponseError(f"hubconf.py of {root.name} is not valid Python (line {exc.lineno})") from None
+        where = f" (line {exc.lineno})" if exc.lineno else f" ({exc.msg})"
+        raise MalformedResponseError(f"{label} is not valid Python{where}") from None
     info = HubconfInfo(sha256=hashlib.sha256(source).hexdigest())
+    follower = _Follower(root, limits)
+    installed: dict[tuple[str | None, str, int], bool] = {}
+
+    def add(entry: Entrypoint) -> None:
+        if entry.name not in info.entrypoints and len(info.entrypoints) >= limits.names:
+            raise LimitExceededError(f"{label} defines more than {limits.names:,} entrypoints, past the limits "
+                                     "for reading it without running it", hint=_HUBCONF_HINT)
+        info.entrypoints[entry.name] = entry
 
     def visit(stmts: list[ast.stmt]) -> None:
         for node in stmts:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 if not node.name.startswith("_"):
                     kind = "class" if isinstance(node, ast.ClassDef) else "function"
-                    info.entrypoints[node.name] = Entrypoint(node.name, ast.get_docstring(node), _params(node), kind)
+                    add(Entrypoint(node.name, ast.get_docstring(node), _params(node), kind))
                 continue
             if isinstance(node, ast.ImportFrom):
                 target = _module_file(root, root, node.module, node.level)
@@ -484,35 +717,35 @@ def read_hubconf(repo_dir: str | os.PathLike[str]) -> HubconfInfo:
                     local = alias.asname or alias.name
                     if local.startswith("_"):
                         continue
-                    found = _follow(root, target, alias.name) if target is not None else None
-                    if found is None and target is None and \
-                            _is_installed_submodule(node.module, alias.name, node.level):
-                        continue  # ``from torch import nn``: a module, not a callable
-                    info.entrypoints[local] = Entrypoint(
-                        local, found.doc if found else None, found.params if found else None,
-                        found.kind if found else "imported")
+                    found = follower.find(target, alias.name) if target is not None else None
+                    if found is None and target is None:
+                        key = (node.module, alias.name, node.level)
+                        if key not in installed:
+                            installed[key] = _is_installed_submodule(node.module, alias.name, node.level)
+                        if installed[key]:
+                            continue  # ``from torch import nn``: a module, not a callable
+                    add(Entrypoint(local, found.doc if found else None, found.params if found else None,
+                                   found.kind if found else "imported"))
                 continue
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
                 value = node.value
                 if "dependencies" in names and value is not None:
-                    try:
-                        deps = ast.literal_eval(value)
-                        info.dependencies = [str(d) for d in deps] if isinstance(deps, (list, tuple)) else None
-                    except ValueError:
+                    info.dependencies, info.dependencies_problem = _dependencies(value)
+                    if info.dependencies_problem:
                         info.dynamic = True
                     continue
                 for name in names:
                     if name.startswith("_") or value is None:
                         continue
                     if isinstance(value, ast.Lambda):
-                        info.entrypoints[name] = Entrypoint(name, None, _params(value), "assigned")
+                        add(Entrypoint(name, None, _params(value), "assigned"))
                     elif isinstance(value, ast.Name) and value.id in info.entrypoints:
                         src = info.entrypoints[value.id]
-                        info.entrypoints[name] = Entrypoint(name, src.doc, src.params, src.kind)
-                    elif isinstance(value, ast.Call) and "partial" in ast.unparse(value.func):
-                        info.entrypoints[name] = Entrypoint(name, None, None, "assigned")
+                        add(Entrypoint(name, src.doc, src.params, src.kind))
+                    elif isinstance(value, ast.Call) and _is_partial_call(value.func):
+                        add(Entrypoint(name, None, None, "assigned"))
             if isinstance(node, (ast.If, ast.Try, ast.With)):
                 for block in ("body", "orelse", "finalbody"):
                     visit(getattr(node, block, []) or [])
@@ -523,8 +756,18 @@ def read_hubconf(repo_dir: str | os.PathLike[str]) -> HubconfInfo:
                 if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in _DYNAMIC_CALLS:
                     info.dynamic = True
 
-    visit(tree.body)
+    visit(tree.body)  # type: ignore[attr-defined]
+    info.partial = follower.partial
     return info
+
+
+def _listing(info: HubconfInfo) -> str:
+    """How an untrusted repository was listed: ``ast``; ``ast (may be incomplete)`` when the
+    hubconf makes names at import time; ``ast (partial: WHY)`` when a bound stopped the search
+    for docstrings of imported names (those keep none)."""
+    if info.partial:
+        return f"ast (partial: {info.partial})"
+    return "ast (may be incomplete)" if info.dynamic else "ast"
 
 
 # -- running hubconf.py (trusted repositories only) -------------------------------------------------
@@ -567,6 +810,10 @@ def _imported_entrypoints(module: Any) -> dict[str, Entrypoint]:
 
 
 def _check_dependencies(info: HubconfInfo, label: str) -> None:
+    if info.dependencies_problem:
+        raise RepoDependencyError(f"{label}'s hubconf.py declares dependencies that are "
+                                  f"{info.dependencies_problem}, so ptmhub cannot check them",
+                                  hint="dependencies must be a list of package names, e.g. ['torch', 'scipy']")
     missing = info.missing_dependencies()
     if missing:
         raise RepoDependencyError(f"{label} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
@@ -897,7 +1144,9 @@ class TorchHubBackend(Backend):
             _write_torch_trusted(owner, repo)
             parameters, note = None, None
             missing = info.missing_dependencies()
-            if missing:
+            if info.dependencies_problem:
+                note = f"not counted: its hubconf.py declares dependencies that are {info.dependencies_problem}"
+            elif missing:
                 note = f"not counted: the repository needs {', '.join(missing)}, which is not installed"
             else:
                 with _hubconf(checkout.path, label) as module, _torch_hub_dir():
@@ -931,7 +1180,8 @@ class TorchHubBackend(Backend):
             "dependencies": info.dependencies,
             "missing_dependencies": info.missing_dependencies() or None,
             "trusted": reason,
-            "listing": "hubconf" if reason else ("ast (may be incomplete)" if info.dynamic else "ast"),
+            "listing": "hubconf" if reason else _listing(info),
+            "dependencies_problem": info.dependencies_problem,
             "hubconf_sha256": info.sha256,
             "cache_dir": str(checkout.path),
         }
@@ -1076,7 +1326,8 @@ def list_entrypoints(model_or_repo_id: str | ModelId, *, trust: bool = False,
     ``[{"name", "doc", "kind", "source"}]``, sorted by name.
 
     Untrusted repositories are read with :mod:`ast` (``source: "ast"``; nothing runs; names a
-    hubconf creates at import time are missed). Trusted ones are imported like ``torch.hub.list``
+    hubconf creates at import time are missed; ``"ast (partial: WHY)"`` when a static-listing bound
+    stopped the search for the docstrings of imported names). Trusted ones are imported like ``torch.hub.list``
     (``source: "hubconf"``). ``pytorch/vision`` without a ref lists the installed torchvision's
     builders (``source: "torchvision"``).
     """
@@ -1096,7 +1347,7 @@ def list_entrypoints(model_or_repo_id: str | ModelId, *, trust: bool = False,
     checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=label)
     if reason is None:
         info = read_hubconf(checkout.path)
-        entries, source = info.entrypoints, "ast"
+        entries, source = info.entrypoints, f"ast (partial: {info.partial})" if info.partial else "ast"
     else:
         _write_torch_trusted(owner, repo)
         with _hubconf(checkout.path, f"{owner}/{repo}") as module:
