@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PIP_INSTALL := $(PY) -m pip install -q --disable-pip-version-check -c tools/constraints.txt
+# CPU-only machines: TORCH_INDEX_URL=<PyTorch's CPU wheel index> installs torch and torchvision from
+# there first (no CUDA libraries); the extras then find them installed (see README)
+TORCH_FIRST = $(if $(TORCH_INDEX_URL),$(PIP_INSTALL) --index-url $(TORCH_INDEX_URL) torch torchvision,true)
 
 .PHONY: run test bench example-registry clean
 
@@ -15,6 +18,7 @@ $(VENV)/.core: pyproject.toml tools/constraints.txt
 
 $(VENV)/.all: pyproject.toml tools/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(TORCH_FIRST)
 	$(PIP_INSTALL) -e '.[all,dev]'
 	touch $(VENV)/.core $@
 

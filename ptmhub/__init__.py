@@ -1,6 +1,25 @@
 """ptmhub: one registry over Hugging Face, TF Hub / Kaggle Models and PyTorch Hub.
 
-The public API is imported lazily so that ``import ptmhub`` (and ``ptmhub --help``) stays cheap.
+Public API (imported lazily, so ``import ptmhub`` and ``ptmhub --help`` stay cheap):
+
+    resolve(model_id)        ask the model's hub about it and store the answer (a ModelRecord)
+    show(model_id)           the registry's record; asks the hub on a miss when online
+    search(q, **filters)     full-text words plus task/license/platform/framework/size filters
+    compare(model_ids)       several models side by side, each value with its source
+    sync(source)             import a whole catalog: "hf", "tfhub", "torchhub", "torchvision", "timm"
+    pull(model_id)           download into the hub's own cache and record it
+    load(model_id)           load from the native cache (works offline) -> Loaded(model, preprocess)
+    load_for_finetune(...)   a pretrained model with a new head, frozen by a strategy
+    add(path)                register a local model folder as local:NAME (or copy it into the HF cache)
+    parse_id(raw)            parse any ID or URL form into a ModelId (the only parser)
+    open_store(url)          a registry (SQLite path/URL or PostgreSQL URL) to pass as store=
+    ModelRecord              the one record type (frozen dataclass; --json prints its fields)
+    ModelId                  a parsed model ID (platform, owner, name, revision, ...)
+    PtmhubError              base of every error ptmhub raises (ptmhub.errors holds the family)
+
+Every function takes the model ID first and keyword-only options after; ``store=`` selects a
+registry other than the default (``PTMHUB_DATABASE_URL`` / ``--db``). See docs/cli.md for the
+``ptmhub`` command.
 """
 
 from __future__ import annotations

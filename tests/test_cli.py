@@ -185,3 +185,76 @@ def test_entrypoints_of_installed_torchvision(db, capsys):
     code, out, _ = run(["--db", db, "entrypoints", "pytorch/vision", "--json"], capsys)
     names = {row["name"] for row in json.loads(out)}
     assert code == 0 and {"resnet18", "resnet50", "mobilenet_v2", "vgg16"} <= names
+
+
+BAD_NUMBERS = [("--min-params", "1e30"), ("--min-params", "99999999999999999999"), ("--max-params", "-5"),
+               ("--max-params", "1e400"), ("--max-params", "nan"), ("--max-params", "9" * 400),
+               ("--max-params", "inf"), ("--limit", "99999999999999999999"), ("--limit", "-1"),
+               ("--offset", str(2**63)), ("--offset", "-3"), ("--limit", "1.5")]
+
+
+@pytest.mark.parametrize("option,value", BAD_NUMBERS, ids=[f"{o}={v[:12]}" for o, v in BAD_NUMBERS])
+@pytest.mark.parametrize("command", ["search", "ls"])
+def test_numeric_options_are_one_line_usage_errors(db, capsys, command, option, value):
+    code, out, err = run(["--db", db, command, option, value], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert option in err
+
+
+def test_largest_numbers_are_accepted(db, capsys):
+    top = str(2**63 - 1)
+    for args in (["--min-params", top], ["--offset", top], ["--limit", top], ["--max-params", "1.5B"]):
+        code, _, err = run(["--db", db, "search", *args, "--json"], capsys)
+        assert code == 0, (args, err)
+
+
+def test_click_usage_errors_are_one_line(db, capsys):
+    for args in (["search", "--sort", "nope"], ["search", "--no-such-option"], ["show"], ["nosuchcommand"]):
+        code, out, err = run(["--db", db, *args], capsys)
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "--help" in err, (args, err)
+
+
+def test_listings_say_the_total_and_limit_0_is_all(db, capsys):
+    code, out, err = run(["--db", db, "ls", "--limit", "2"], capsys)
+    assert code == 0 and "showing 2 of 3; --limit 0 for all" in err
+    code, out, err = run(["--db", db, "ls", "--limit", "2", "--json"], capsys)
+    assert len(json.loads(out)) == 2 and "showing 2 of 3; --limit 0 for all" in err
+    code, out, err = run(["--db", db, "ls", "--limit", "1", "--offset", "1", "--csv"], capsys)
+    assert len(out.splitlines()) == 2 and "showing 2-2 of 3" in err
+    code, out, err = run(["--db", db, "ls", "--limit", "0", "--json"], capsys)
+    assert len(json.loads(out)) == 3 and err == ""
+    code, out, err = run(["--db", db, "search", "--limit", "0", "--csv"], capsys)
+    assert len(out.splitlines()) == 4 and err == ""
+    code, out, err = run(["--db", db, "ls", "--offset", "10"], capsys)
+    assert "past the last of 3 models" in err
+
+
+def test_empty_registry_says_how_to_fill_it(tmp_path, capsys):
+    db = str(tmp_path / "empty.db")
+    for args in (["search", "bert"], ["ls"], ["ls", "--json"]):
+        code, out, err = run(["--db", db, *args], capsys)
+        assert code == 0 and "is empty" in err and "ptmhub sync torchvision" in err and "ptmhub sync hf" in err
+    code, _, err = run(["--db", db, "search", "bert"], capsys)
+    assert "ptmhub sync tfhub --source" in err
+
+
+def test_a_search_with_no_match_in_a_full_registry_does_not_say_empty(db, capsys):
+    code, _, err = run(["--db", db, "search", "nothingmatches"], capsys)
+    assert code == 0 and "no models found" in err and "is empty" not in err
+
+
+def test_an_import_error_is_mapped_to_its_extra():
+    """The mapping itself; tests/test_first_run.py runs every command with the modules absent."""
+    from ptmhub.cli.extras import command_path, missing_dependency
+
+    assert command_path(["--db", "x", "--offline", "sync", "timm", "--json"], cli) == "ptmhub sync timm"
+    assert command_path(["--db=x", "cache", "scan"], cli) == "ptmhub cache scan"
+    error = missing_dependency(ModuleNotFoundError("No module named 'httpx2'", name="httpx2"), "ptmhub show")
+    assert str(error).startswith("ptmhub show needs the '") and str(error).endswith("(pip install 'ptmhub[hf]')")
+    assert error.exit_code == 9 and error.package in ("httpx2", "huggingface_hub")
+    kaggle = missing_dependency(ModuleNotFoundError("No module named 'kagglehub.clients'", name="kagglehub.clients"),
+                                "ptmhub resolve")
+    assert kaggle.package == "kagglehub" and "ptmhub[tf]" in str(kaggle)
+    unknown = missing_dependency(ModuleNotFoundError("No module named 'zzz'", name="zzz.sub"), "ptmhub load")
+    assert "'zzz'" in str(unknown) and "ptmhub[all]" in str(unknown)
