@@ -19,7 +19,7 @@ def cases(n: int) -> settings:
     return settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
-# 40k + 20k + 15k + 12k + 8k + 5k = 100,000 generated inputs, plus 300 CLI runs
+# 40k + 20k + 15k + 12k + 8k + 5k = 100,000 generated inputs, plus 300 + 300 CLI runs
 pytestmark = pytest.mark.slow
 
 SEGMENT_CHARS = list("abcXYZ019._-/:@#\\ %?&=~\x00\n\t\u00e9\u202e")
@@ -128,4 +128,30 @@ def test_cli_never_prints_a_traceback(tmp_path_factory, pre, parts):
     text = err.getvalue()
     assert "Traceback" not in text
     if info.value.code != 0:
-        assert text.startswith("error: ") or text.startswith("Usage:") or "Error:" in text
+        assert text.startswith("error: ") and text.count("\n") == 1, text
+
+
+NUMBER_CHARS = list("0123456789.,_-+eEkKmMbBtTxn ai\u0663\u00b2")
+number_text = st.one_of(st.lists(st.sampled_from(NUMBER_CHARS), min_size=1, max_size=30).map("".join),
+                        st.integers(min_value=-(2**70), max_value=2**70).map(str),
+                        st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=20))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(st.sampled_from(["--min-params", "--max-params", "--limit", "--offset"]), number_text)
+def test_cli_numeric_options_never_print_a_traceback(tmp_path_factory, option, value):
+    """Any text as a count, limit or offset: an answer (exit 0) or one usage line (exit 2)."""
+    import contextlib
+    import io
+
+    from ptmhub.cli import main
+
+    db = tmp_path_factory.getbasetemp() / "hostile-numbers.db"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as info:
+        main(["--db", str(db), "search", option, value, "--json"])
+    text = err.getvalue()
+    assert "Traceback" not in text
+    assert info.value.code in (0, 2), text
+    if info.value.code == 2:
+        assert text.startswith("error: ") and text.count("\n") == 1, text
