@@ -128,6 +128,10 @@ class FakeHub:
         self.listing: list[dict[str, Any]] = []
         self.max_page_size = 1000
         self.throttle = 0.0  # seconds to wait before each 256 KiB chunk of a file (slow-network tests)
+        # answer as a mirror serving git repos (olah) does: model info without pipeline_tag,
+        # library_name, safetensors, config or transformersInfo (cardData from README.md instead),
+        # no /api/models list (404 without X-Error-Code), and 401 RepoNotFound for unknown repos
+        self.mirror = False
         self.token = "hf_ptmhubtesttoken000000"
         self.granted: set[str] = set()
         self.bytes_sent: Counter[str] = Counter()
@@ -227,6 +231,25 @@ class FakeHub:
         return value == f"Bearer {self.token}"
 
 
+def _mirror_body(repo: Repo, body: dict[str, Any]) -> dict[str, Any]:
+    """The model info a git mirror can give: git facts and the README front matter, nothing the Hub computes."""
+    for key in ("pipeline_tag", "library_name", "safetensors", "config", "transformersInfo", "usedStorage",
+                "widgetData", "model-index", "spaces", "inference"):
+        body.pop(key, None)
+    body["tags"] = []
+    card: Any = None
+    readme = repo.files.get("README.md")
+    if readme is not None:
+        m = re.match(r"\s*---\n(.*?)\n---", readme.read().decode("utf-8", "replace"), flags=re.S)
+        if m:
+            import yaml
+
+            card = yaml.safe_load(m.group(1))
+    body["cardData"] = card
+    body["siblings"] = [{"rfilename": p} for p in sorted(repo.files)]
+    return body
+
+
 def _split_repo(segments: list[str], markers: tuple[str, ...]) -> tuple[str, list[str]] | None:
     """['google-bert','bert-base-uncased','resolve','main','x'] -> ('google-bert/bert-base-uncased', [...])."""
     for n in (2, 1):
@@ -317,6 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- /api/models -----------------------------------------------------------------------------------
     def _list_models(self) -> None:
+        if self.hub.mirror:
+            return self._send(404, {"detail": "Not Found"})
         q = self._query
         items = list(self.hub.listing)
         if q.get("search"):
@@ -360,7 +385,9 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self.hub.repos.get(repo_id)
         auth = self.hub._authorized(self.headers)
         if repo is None or (repo.private and auth is not True):
-            if auth is False:
+            if self.hub.mirror:
+                self._error(401, "RepoNotFound", "Repository not found")
+            elif auth is False:
                 self._error(401, None, "Invalid credentials in Authorization header")
             elif auth is None:
                 self._error(401, "RepoNotFound", "Repository not found")
@@ -395,6 +422,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self._revision(repo, rest[1]) is None:
                 return
         body = json.loads(json.dumps(repo.info))
+        if self.hub.mirror:
+            body = _mirror_body(repo, body)
         if self._query.get("blobs") in (["true"], ["True"], ["1"]):
             for sibling in body.get("siblings", []):
                 hosted = repo.files.get(sibling["rfilename"])

@@ -812,6 +812,8 @@ class HuggingFaceBackend(Backend):
                         what=f"model info for {mid}", model_id=str(mid))
         try:
             record = record_from_info(info, requested=mid.with_(revision=None))
+        except PtmhubError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedResponseError(f"the hub's answer for {mid} has an unexpected shape ({type(exc).__name__})",
                                          model_id=str(mid)) from None
