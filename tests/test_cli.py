@@ -258,3 +258,10 @@ def test_an_import_error_is_mapped_to_its_extra():
     assert kaggle.package == "kagglehub" and "ptmhub[tf]" in str(kaggle)
     unknown = missing_dependency(ModuleNotFoundError("No module named 'zzz'", name="zzz.sub"), "ptmhub load")
     assert "'zzz'" in str(unknown) and "ptmhub[all]" in str(unknown)
+
+
+def test_an_unknown_filter_value_on_an_empty_registry_says_how_to_fill_it(tmp_path, db, capsys):
+    code, _, err = run(["--db", str(tmp_path / "empty.db"), "search", "--task", "image-clasification"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "is empty: fill it with 'ptmhub sync torchvision'" in err
+    code, _, err = run(["--db", db, "search", "--task", "image-clasification"], capsys)  # a filled one
+    assert code == 2 and err.count("\n") == 1 and "is empty" not in err and "image-classification" in err

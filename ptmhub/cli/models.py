@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import UsageError
 from .output import count_option, format_options, json_option, parse_count, print_record, print_records
 
 
@@ -65,10 +66,14 @@ FILL_COMMANDS = (
 )
 
 
-def _empty_registry_help(store) -> str:  # noqa: ANN001
+def _shown(store) -> str:  # noqa: ANN001
     from ..platforms import shown_url
 
-    lines = [f"the registry {shown_url(store.url)} is empty; fill it with:"]
+    return shown_url(store.url)
+
+
+def _empty_registry_help(store) -> str:  # noqa: ANN001
+    lines = [f"the registry {_shown(store)} is empty; fill it with:"]
     lines += [f"  {command:<38} # {what}" for command, what in FILL_COMMANDS]
     lines.append("or search the bundled example: ptmhub --db registry.db.example search ...")
     return "\n".join(lines)
@@ -88,8 +93,15 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
     everything = limit == 0
     if everything:
         limit = 2**62  # --limit 0: all of them (a LIMIT the database takes, never reached)
-    records = api.search(q, sort=sort, limit=limit, offset=offset, **kwargs)
     store = api.get_store()
+    try:
+        records = api.search(q, sort=sort, limit=limit, offset=offset, **kwargs)
+    except UsageError as exc:
+        # "unknown task ... no model in the registry has it": on an empty registry, say how to fill it
+        if "in the registry" not in exc.message or store.count(SearchQuery()) != 0:
+            raise
+        fill = ", ".join(f"'{command}'" for command, _ in FILL_COMMANDS[:4])
+        raise UsageError(exc.message, hint=f"the registry {_shown(store)} is empty: fill it with {fill}") from None
     total = None
     if len(records) == limit or (not records and offset):
         total = store.count(SearchQuery(q=q, **kwargs))  # only when the page may not be all there is
