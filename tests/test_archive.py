@@ -461,7 +461,7 @@ def test_zip_members_without_type_bits_are_regular_files(box):
     archive = box / "w.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("repo/hubconf.py", "dependencies = []\n")  # external_attr = 0o600 << 16, no S_IFREG
-        info = zipfile.ZipInfo("repo/README.md")  # external_attr = 0 (DOS/Windows tools)
+        info = zipfile.ZipInfo("repo/README.md")  # written as 0o600 << 16 too; Windows tools write 0
         zf.writestr(info, "# readme")
     dest = box / "cache" / "dest"
     assert safe_extract_zip(archive, dest) == ["repo/hubconf.py", "repo/README.md"]
