@@ -81,7 +81,7 @@ def _newer(rev: str, url: str) -> SchemaOutdatedError:
     return SchemaOutdatedError(
         f"the registry {_shown(url)} is at schema {rev[:64]!r}, which this ptmhub does not know "
         f"(it knows up to {SCHEMA_HEAD}): a newer ptmhub wrote it",
-        hint="upgrade ptmhub to use it; 'db upgrade' cannot downgrade a registry")
+        hint="upgrade ptmhub to use it; this version cannot downgrade a registry")
 
 
 def head() -> str:

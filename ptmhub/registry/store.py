@@ -61,16 +61,17 @@ _HF = "huggingface"
 def _too_big_note(value: int) -> str:
     # never str() the number: past 4,300 digits that raises ValueError
     return (f"the published count ({value.bit_length()} bits) does not fit a 64-bit integer, so it is not "
-            "stored; it is not a real parameter count")
+            "stored (no model has that many parameters: the source is wrong)")
 
 
 def _json_safe(value: Any) -> Any:
-    """``value`` with what JSON (and PostgreSQL's JSONB) cannot hold replaced: integers beyond
-    64 bits by a short description, NaN and infinities by None, other objects by their text."""
+    """``value`` with what JSON (and PostgreSQL's JSONB) cannot hold replaced: integers too long
+    to print (over 4,300 digits) by a short description, NaN and infinities by None, other objects by their text."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
-        return value if _INT64[0] <= value <= _INT64[1] else f"<integer of {value.bit_length()} bits>"
+        # JSON holds any integer Python can print (4,300 digits; 14,000 bits is below that)
+        return value if value.bit_length() <= 14_000 else f"<integer of {value.bit_length()} bits>"
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
     if isinstance(value, dict):
