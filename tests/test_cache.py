@@ -765,3 +765,28 @@ def test_a_pull_killed_mid_transfer_leaves_nothing_complete_and_a_rerun_complete
     pruned = cache.prune(incomplete=True, store=sqlite_store)
     assert [r.paths for r in pruned.removed] == [[str(partial)]] and not partial.exists()
     assert (blobs / etag).is_file() and sqlite_store.get("hf:test/slow").cached
+
+
+def test_tied_bin_counts_once_and_a_scan_keeps_a_better_sourced_count(sqlite_store, tmp_path):
+    import io
+
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    from ptmhub.records import ModelRecord
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=20, vocab_size=500, max_position_embeddings=16))
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)  # the decoder and the word embeddings: one storage, two names
+    expected = sum(p.numel() for p in model.parameters())
+    _hf_layout("tied/bert", {"config.json": json.dumps(CONFIG).encode(), "pytorch_model.bin": buf.getvalue()})
+    cache.scan(store=sqlite_store)
+    record = sqlite_store.get("hf:tied/bert")
+    assert record.parameters == expected and record.parameters_source == "state-dict"
+    assert "tied" in record.parameters_note
+    sqlite_store.upsert([ModelRecord(id="hf:tied/bert", platform="huggingface", name="bert", parameters=123,
+                                     parameters_source="api", parameters_note="the Hub's total")])
+    cache.scan(store=sqlite_store)
+    assert sqlite_store.get("hf:tied/bert").parameters == 123  # a state-dict count never replaces the Hub's
