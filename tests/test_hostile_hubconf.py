@@ -219,10 +219,12 @@ def test_deep_nesting_is_one_line(tmp_path, kind):
         assert "nests deeper" in message
 
 
-def test_nesting_at_the_limit_is_fine(tmp_path):
-    # 60 levels of a+a+...: well within MAX_AST_DEPTH, and ast.unparse copes
+def test_nesting_up_to_the_limit_is_read_and_past_it_refused(tmp_path):
+    # 60 levels of a+a+...: within MAX_AST_DEPTH (ast.unparse copes); 150: refused, though Python parses it
     info = th.read_hubconf(repo_with(tmp_path, "net = (" + "+".join(["a"] * 60) + ")()\n"))
     assert info.entrypoints == {}
+    with pytest.raises(LimitExceededError, match=f"nests deeper than {th.MAX_AST_DEPTH} levels"):
+        th.read_hubconf(repo_with(tmp_path, "net = (" + "+".join(["a"] * 150) + ")()\n"))
 
 
 # -- dependencies ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
 import threading
 import zipfile
@@ -19,6 +20,8 @@ torch = pytest.importorskip("torch")
 from ptmhub import settings  # noqa: E402
 from ptmhub.errors import (  # noqa: E402
     IntegrityError,
+    LimitExceededError,
+    MalformedResponseError,
     ModelNotFoundError,
     NotCachedError,
     RepoDependencyError,
@@ -162,6 +165,21 @@ class FakeGitHub:
             self.routes[f"/{owner}/{repo}/zipball/{ref}"] = zipball(f"{owner}-{repo}-{sha}", files)
         if "main" in refs:
             self.routes[f"/{owner}/{repo}/tree/main/"] = b"<html>tree</html>"
+        # the REST API torch.hub (and ptmhub) ask whether a ref is the repository's own; refs
+        # named v* are tags, the others branches
+        full = sha.ljust(40, "0")
+        self.add_refs(owner, repo, branches={r: full for r in refs if not r.startswith("v")},
+                      tags={r: full for r in refs if r.startswith("v")})
+
+    def add_refs(self, owner: str, repo: str, *, branches: dict[str, str], tags: dict[str, str],
+                 per_page: int = 100) -> None:
+        api = f"/api/v3/repos/{owner}/{repo}"
+        for kind, refs in (("branches", branches), ("tags", tags)):
+            items = [{"name": name, "commit": {"sha": sha, "url": "x"}} for name, sha in refs.items()]
+            pages = [items[i:i + per_page] for i in range(0, len(items), per_page)] + [[]]
+            for n, page in enumerate(pages, 1):
+                self.routes[f"{api}/{kind}?per_page=100&page={n}"] = json.dumps(page).encode()
+        self.routes[api] = json.dumps({"full_name": f"{owner}/{repo}", "default_branch": "main"}).encode()
 
     def hits(self, prefix: str) -> int:
         return sum(1 for _, path in self.requests if path.startswith(prefix))
@@ -498,3 +516,165 @@ def test_torchvision_load_uses_the_cached_checkpoint(backend, monkeypatch, no_ne
         backend.load("torchhub:pytorch/vision/resnet18")
     names = [e["name"] for e in list_entrypoints("pytorch/vision")]
     assert "resnet50" in names and all(e["source"] == "torchvision" for e in list_entrypoints("pytorch/vision"))
+
+
+# -- trust is per OWNER/REPO, exactly (issue 14) ------------------------------------------------------
+WRITES_MARKER = '''
+import pathlib
+
+pathlib.Path({marker!r}).write_text({who!r})
+
+
+def {entry}(pretrained=False):
+    """{who}'s entrypoint."""
+    import torch.nn as nn
+    return nn.Linear(2, 2)
+'''
+
+
+def test_trusting_a_slash_b_c_does_not_trust_a_b_slash_c(sqlite_store):
+    th.trust_add("a/b_c", store=sqlite_store)
+    assert th.trust_status("a", "b_c", store=sqlite_store) == "registry"
+    assert th.trust_status("a_b", "c", store=sqlite_store) is None
+    # torch.hub's trusted_list holds OWNER_REPO: the line a_b_c is a/b_c's (GitHub owners have no '_')
+    hub().mkdir(parents=True, exist_ok=True)
+    (hub() / "trusted_list").write_text("a_b_c\n")
+    th.trust_remove("a/b_c", store=sqlite_store)
+    (hub() / "trusted_list").write_text("a_b_c\n")
+    assert th.trust_status("a", "b_c", store=sqlite_store) == "torch.hub trusted_list"
+    assert th.trust_status("a_b", "c", store=sqlite_store) is None
+    # trusting a_b/c never writes (nor removes) the line that reads as a/b_c
+    th._write_torch_trusted("x_y", "z")
+    assert (hub() / "trusted_list").read_text() == "a_b_c\n"
+    assert th.trust_remove("a_b/c", store=sqlite_store) is False
+    assert (hub() / "trusted_list").read_text() == "a_b_c\n"
+    assert th.trust_status("x", "y_z", store=sqlite_store) is None
+
+
+def test_two_repositories_with_one_torch_hub_folder_name(github, backend, sqlite_store, tmp_path):
+    ran = tmp_path / "ran"
+    github.gh.add_repo("a", "b_c", {"hubconf.py": WRITES_MARKER.format(marker=str(ran), who="a/b_c", entry="x")})
+    github.gh.add_repo("a_b", "c", {"hubconf.py": WRITES_MARKER.format(marker=str(ran), who="a_b/c", entry="y")})
+    th.trust_add("a/b_c", store=sqlite_store)
+    th.trust_add("a_b/c", store=sqlite_store)
+    assert backend.resolve("torchhub:a/b_c/x").parameters == 6 and ran.read_text() == "a/b_c"
+    folder = hub() / "a_b_c_main"
+    assert json.loads((folder / th.ORIGIN_FILE).read_text()) == {"repo": "a/b_c", "ref": "main",
+                                                                 "commit": "0123abc"}
+    ran.unlink()
+    for call in (lambda: backend.resolve("torchhub:a_b/c/y"), lambda: backend.load("torchhub:a_b/c/y"),
+                 lambda: backend.pull("torchhub:a_b/c/y"), lambda: list_entrypoints("a_b/c", store=sqlite_store)):
+        with pytest.raises(UsageError) as info:
+            call()
+        message = str(info.value)
+        assert "\n" not in message and "a_b_c_main holds a/b_c@main, not a_b/c@main" in message
+    assert not ran.exists()  # a/b_c's code never ran for a_b/c, nor a_b/c's
+    assert "a/b_c's entrypoint" in (folder / "hubconf.py").read_text()  # and its folder was not replaced
+    assert github.gh.hits("/a_b/c/zipball/") == 0
+    # the same in the quarantine, for untrusted listings
+    th.trust_remove("a/b_c", store=sqlite_store)
+    th.trust_remove("a_b/c", store=sqlite_store)
+    github.gh.add_repo("p", "q_r", {"hubconf.py": "def one():\n    'P.'\n"})
+    github.gh.add_repo("p_q", "r", {"hubconf.py": "def two():\n    'PQ.'\n"})
+    assert [e["name"] for e in list_entrypoints("p/q_r", store=sqlite_store)] == ["one"]
+    with pytest.raises(UsageError, match="p_q_r_main holds p/q_r@main, not p_q/r@main"):
+        list_entrypoints("p_q/r", store=sqlite_store)
+
+
+def test_a_folder_torch_hub_made_itself_is_used_as_torch_hub_uses_it(backend, sqlite_store, no_network):
+    # no origin file: torch.hub downloaded it (torch.hub.load trusts what its cache holds, too)
+    folder = hub() / "acme_tiny_main"
+    folder.mkdir(parents=True)
+    (folder / "hubconf.py").write_text("def made_by_torch(pretrained=False):\n    'From torch.hub.'\n")
+    th.trust_add("acme/tiny", store=sqlite_store)
+    assert [e["name"] for e in list_entrypoints("acme/tiny:main", store=sqlite_store)] == ["made_by_torch"]
+
+
+def fork_setup(github) -> str:
+    fork_commit = "f00d" * 10
+    files = {"hubconf.py": 'def tinynet(pretrained=False):\n    """A fork\'s code."""\n', "LICENSE": LICENSE_MIT}
+    github.gh.routes[f"/acme/tiny/zipball/{fork_commit}"] = zipball(f"acme-tiny-{fork_commit[:7]}", files)
+    github.gh.routes[f"/api/v3/repos/acme/tiny/compare/main...{fork_commit}"] = b'{"status": "diverged"}'
+    return fork_commit
+
+
+def test_a_ref_that_is_a_forks_commit_is_refused_before_download(github, backend, sqlite_store):
+    fork_commit = fork_setup(github)
+    th.trust_add("acme/tiny", store=sqlite_store)
+    for call in (lambda: backend.resolve(f"torchhub:acme/tiny:{fork_commit}/tinynet"),
+                 lambda: backend.pull(f"torchhub:acme/tiny:{fork_commit}/tinynet"),
+                 lambda: backend.load(f"torchhub:acme/tiny:{fork_commit}/tinynet"),
+                 lambda: list_entrypoints(f"acme/tiny:{fork_commit}", store=sqlite_store)):
+        with pytest.raises(UntrustedRepoError) as info:
+            call()
+        message = str(info.value)
+        assert "\n" not in message and "not a branch, tag or commit of acme/tiny's own" in message
+    assert github.gh.hits(f"/acme/tiny/zipball/{fork_commit}") == 0
+    assert not (hub() / f"acme_tiny_{fork_commit}").exists()
+    # untrusted, it is only read (statically, in the quarantine): no check needed, nothing runs
+    th.trust_remove("acme/tiny", store=sqlite_store)
+    assert backend.resolve(f"torchhub:acme/tiny:{fork_commit}/tinynet").summary == "A fork's code."
+
+
+def test_refs_that_are_the_repos_own(github, backend, sqlite_store):
+    th.trust_add("acme/tiny", store=sqlite_store)
+    gh = github.gh
+    files = {"hubconf.py": HUBCONF.format(base=gh.base, sha8=github.sha[:8]), "tinymodels/__init__.py": "",
+             "tinymodels/net.py": NET_PY}
+    on_main = "beef" * 10
+    head = "0123abc".ljust(40, "0")
+    for ref in (on_main, head[:7], "release/2"):
+        gh.routes[f"/acme/tiny/zipball/{ref}"] = zipball("acme-tiny-0123abc", files)
+    gh.routes[f"/api/v3/repos/acme/tiny/compare/main...{on_main}"] = b'{"status": "behind"}'
+    # 150 branches: "release/2" is on the second page
+    branches = {f"b{i}": head for i in range(149)} | {"release/2": head}
+    gh.add_refs("acme", "tiny", branches=branches, tags={"v1.0": head}, per_page=100)
+    assert th.check_ref_is_the_repos_own("acme", "tiny", "release/2") == "branch"
+    assert th.check_ref_is_the_repos_own("acme", "tiny", "v1.0") == "tag"
+    assert th.check_ref_is_the_repos_own("acme", "tiny", head[:7]) == "branch head"   # torch.hub's rule
+    assert th.check_ref_is_the_repos_own("acme", "tiny", on_main) == "on main"         # GitHub's compare
+    assert backend.resolve(f"torchhub:acme/tiny:{on_main}/tinynet").parameters == 58
+    assert backend.resolve("torchhub:acme/tiny:release/2/tinynet").parameters == 58
+    assert (hub() / "acme_tiny_release_2" / th.ORIGIN_FILE).is_file()
+
+
+def test_the_ref_check_is_bounded_and_checks_what_github_says(github, sqlite_store, monkeypatch):
+    gh = github.gh
+    gh.add_refs("acme", "tiny", branches={f"b{i}": "a" * 40 for i in range(250)}, tags={}, per_page=100)
+    monkeypatch.setenv("PTMHUB_MAX_REMOTE_REQUESTS", "2")
+    settings.reload()
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_REMOTE_REQUESTS"):
+        th.check_ref_is_the_repos_own("acme", "tiny", "nope")
+    monkeypatch.delenv("PTMHUB_MAX_REMOTE_REQUESTS")
+    settings.reload()
+    api = "/api/v3/repos/acme/tiny/branches?per_page=100&page=1"
+    for body in (b'{"message": "x"}', b'[{"name": "main"}]', b'[{"name": "main", "commit": {"sha": "../../x"}}]',
+                 b'[{"name": 1, "commit": {"sha": "' + b"a" * 40 + b'"}}]', b"[1, 2]", b"not json"):
+        gh.routes[api] = body
+        with pytest.raises(MalformedResponseError) as info:
+            th.check_ref_is_the_repos_own("acme", "tiny", "main")
+        assert "\n" not in str(info.value)
+
+
+def test_server_supplied_shas_are_checked(github, backend, sqlite_store):
+    assert th.valid_commit("a" * 40) == "a" * 40 and th.valid_commit("b" * 64) == "b" * 64
+    for bad in ("A" * 40, "a" * 39, "a" * 41, "../" + "a" * 37, "g" * 40, None, 40, ["a" * 40]):
+        assert th.valid_commit(bad) is None
+    assert th.valid_commit("0123abc", short=True) == "0123abc" and th.valid_commit("012", short=True) is None
+    # an origin file tampered with: its commit is not believed
+    folder = hub() / "acme_tiny_main"
+    folder.mkdir(parents=True)
+    (folder / "hubconf.py").write_text("def tinynet(pretrained=False):\n    'T.'\n")
+    (folder / th.ORIGIN_FILE).write_text('{"repo": "acme/tiny", "ref": "main", "commit": "../../etc"}')
+    assert th._read_origin(folder)["commit"] is None
+    th.trust_add("acme/tiny", store=sqlite_store)
+    assert "commit" not in backend.resolve("torchhub:acme/tiny/tinynet").extra
+    (folder / th.ORIGIN_FILE).write_bytes(b"\xff{[")
+    with pytest.raises(UsageError, match="holds something unrecognisable"):
+        backend.resolve("torchhub:acme/tiny/tinynet")
+    # a checkpoint name promising a hash longer than sha256 is refused before any request
+    name = "tinynet-" + "a" * 70 + ".pth"
+    github.gh.routes[f"/weights/{name}"] = github.checkpoint
+    with pytest.raises(IntegrityError, match="70-digit hash"):
+        th.download_checkpoint(f"{github.gh.base}/weights/{name}")
+    assert github.gh.hits(f"/weights/{name}") == 0 and not (hub() / "checkpoints" / name).exists()

@@ -127,9 +127,19 @@ def _torch_trusted_list() -> list[str]:
         return []
 
 
+def _torch_trusted_entry(owner: str, repo: str) -> str | None:
+    """torch.hub's trusted_list line for ``OWNER/REPO`` (``OWNER_REPO``), or None when that line
+    would not name it alone. torch.hub joins the two with '_', so ``a/b_c`` and ``a_b/c`` share the
+    line ``a_b_c``; GitHub owner names have no '_', so ptmhub reads a line as OWNER up to its first
+    '_' and never trusts (or writes, or removes) a line for an owner with a '_' in it."""
+    return None if "_" in owner else f"{owner}_{repo}"
+
+
 def _write_torch_trusted(owner: str, repo: str) -> None:
     """Append ``OWNER_REPO`` to torch.hub's trusted_list, as torch.hub does when a user trusts."""
-    entry = f"{owner}_{repo}"
+    entry = _torch_trusted_entry(owner, repo)
+    if entry is None:
+        return  # the line would read as another repository's (a_b/c -> a_b_c -> a/b_c)
     if owner.lower() in {o.lower() for o in _torch_trusted_owners()}:
         return  # torch.hub trusts these without a line (and never writes one)
     if entry.lower() in {line.lower() for line in _torch_trusted_list()}:
@@ -142,8 +152,11 @@ def _write_torch_trusted(owner: str, repo: str) -> None:
 
 def _remove_torch_trusted(owner: str, repo: str) -> bool:
     path = hub_dir() / "trusted_list"
+    entry = _torch_trusted_entry(owner, repo)
+    if entry is None:
+        return False
     lines = _torch_trusted_list()
-    keep = [line for line in lines if line.lower() != f"{owner}_{repo}".lower()]
+    keep = [line for line in lines if line.lower() != entry.lower()]
     if len(keep) == len(lines):
         return False
     tmp = path.with_name(f"trusted_list.{uuid.uuid4().hex[:8]}.partial")
@@ -217,7 +230,8 @@ def trust_status(owner: str, repo: str, *, trust: bool = False, store: Store | N
         return "registry (owner)"
     if owner.lower() in {o.lower() for o in _torch_trusted_owners()}:
         return "torch.hub trusted owner"
-    if f"{owner}_{repo}".lower() in {line.lower() for line in _torch_trusted_list()}:
+    entry = _torch_trusted_entry(owner, repo)
+    if entry is not None and entry.lower() in {line.lower() for line in _torch_trusted_list()}:
         return "torch.hub trusted_list"
     return None
 
@@ -247,13 +261,169 @@ class RepoCheckout:
     canonical: str | None = None      # OWNER/REPO as GitHub spells it (from the zipball's folder)
 
 
-def _cached(owner: str, repo: str, ref: str, *, trusted_only: bool) -> Path | None:
+#: The file ptmhub writes into every repository folder it makes, naming what the folder holds:
+#: torch.hub's folder name ``OWNER_REPO_REF`` is the same for ``a_b/c@main``, ``a/b_c@main`` and
+#: ``a/b@c_main``, so the name alone cannot say which repository's code is inside.
+ORIGIN_FILE = ".ptmhub-origin.json"
+#: A git commit id as GitHub gives it: 40 hex digits (SHA-1), or 64 for SHA-256 repositories.
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_SHORT_COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+def valid_commit(value: Any, *, short: bool = False) -> str | None:
+    """``value`` if it is a commit id (hex, 40 or 64 digits; 7-64 with ``short``), else None: a
+    server-supplied sha is checked before it is stored or used in a path."""
+    if isinstance(value, str) and (_SHORT_COMMIT if short else _COMMIT).match(value):
+        return value
+    return None
+
+
+def _write_origin(folder: Path, owner: str, repo: str, ref: str, commit: str | None) -> None:
+    import json
+
+    data = {"repo": f"{owner}/{repo}", "ref": ref, "commit": valid_commit(commit, short=True)}
+    (folder / ORIGIN_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
+
+
+def _read_origin(folder: Path) -> dict[str, Any] | None:
+    """The origin ptmhub recorded in ``folder``; None when there is none (torch.hub made the
+    folder, or an older ptmhub), ``{}`` when the file is unreadable (so it matches nothing)."""
+    import json
+
+    path = folder / ORIGIN_FILE
+    try:
+        raw = path.read_bytes()[:4096]
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("repo"), str) or not isinstance(data.get("ref"), str):
+        return {}
+    return {"repo": data["repo"], "ref": data["ref"], "commit": valid_commit(data.get("commit"), short=True)}
+
+
+def _check_origin(folder: Path, owner: str, repo: str, ref: str, *, model_id: str | None) -> dict[str, Any] | None:
+    """Refuse a folder whose recorded origin is another repository or ref (the folder names
+    collide); returns the origin (None when unrecorded).
+
+    Raises:
+        UsageError: the folder holds another repository's code.
+    """
+    origin = _read_origin(folder)
+    if origin is None:
+        return None
+    if origin.get("repo", "").lower() == f"{owner}/{repo}".lower() and origin.get("ref") == ref:
+        return origin
+    held = f"{origin['repo']}@{origin['ref']}" if origin else "something unrecognisable"
+    raise UsageError(
+        f"{folder} holds {held}, not {owner}/{repo}@{ref}: torch.hub gives both the same folder name "
+        f"({folder.name}), so ptmhub will neither use nor replace it",
+        hint=f"if {held} is no longer needed, delete that folder and retry", model_id=model_id)
+
+
+def _cached(owner: str, repo: str, ref: str, *, trusted_only: bool, model_id: str | None = None) -> Path | None:
+    """The cached folder of ``OWNER/REPO`` at ``ref``: torch.hub's cache first, then (unless
+    ``trusted_only``) the quarantine.
+
+    Raises:
+        UsageError: the folder of that name holds another repository (see :func:`_check_origin`).
+    """
     name = repo_dir_name(owner, repo, ref)
     places = [hub_dir()] + ([] if trusted_only else [_quarantine_dir()])
     for base in places:
         if (base / name / "hubconf.py").is_file():
+            _check_origin(base / name, owner, repo, ref, model_id=model_id)
             return base / name
     return None
+
+
+def _cached_checkout(owner: str, repo: str, ref: str, folder: Path, *, trusted: bool) -> RepoCheckout:
+    origin = _read_origin(folder) or {}
+    return RepoCheckout(owner, repo, ref, folder, trusted=trusted, commit=origin.get("commit"))
+
+
+# -- is the ref the repository's own? (torch/hub.py _validate_not_a_forked_repo) --------------------
+def github_api_base() -> str:
+    """The GitHub REST API for ``PTMHUB_GITHUB_ENDPOINT``: ``https://api.github.com`` for
+    github.com, ``ENDPOINT/api/v3`` for any other (GitHub Enterprise's layout; the tests' loopback)."""
+    endpoint = settings.get().github_endpoint
+    if urlsplit(endpoint).netloc.lower() in ("github.com", "www.github.com"):
+        return "https://api.github.com"
+    return f"{endpoint}/api/v3"
+
+
+def _api_list(url: str, *, what: str, model_id: str | None) -> list[dict[str, Any]]:
+    """One page of GitHub's branches or tags, checked: ``[{"name": str, "commit": {"sha": hex}}]``."""
+    page = http.get_json(url, model_id=model_id, what=what, headers={"Accept": "application/vnd.github+json"})
+    bad = MalformedResponseError(f"{what}: GitHub's answer is not a list of names and commits",
+                                 model_id=model_id)
+    if not isinstance(page, list):
+        raise bad
+    for item in page:
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("commit"), dict)
+                and valid_commit(item["commit"].get("sha"))):
+            raise bad
+    return page
+
+
+def check_ref_is_the_repos_own(owner: str, repo: str, ref: str, *, model_id: str | None = None) -> str:
+    """Check, before a trusted repository's code at ``ref`` is downloaded, that ``ref`` is the
+    repository's own and not a commit of a fork (GitHub serves a fork's commits under the parent's
+    name). torch.hub's rule (``_validate_not_a_forked_repo``): ``ref`` is one of its branches or
+    tags, or the start of the commit one of them points at; and, beyond torch.hub, a commit id that
+    its default branch contains (GitHub's compare API says ``behind`` or ``identical``).
+
+    Returns how the ref was found (``branch``, ``tag``, ``branch head``, ``tag head``, ``on BRANCH``).
+
+    Raises:
+        UntrustedRepoError: the ref is not the repository's own.
+        LimitExceededError: more pages of branches and tags than PTMHUB_MAX_REMOTE_REQUESTS.
+        MalformedResponseError: GitHub's answers have the wrong shape.
+        NetworkError, ModelNotFoundError, AuthError: as for any request (404: no such repository).
+    """
+    api = f"{github_api_base()}/repos/{owner}/{repo}"
+    budget = settings.get().max_remote_requests
+    as_commit = ref.lower() if valid_commit(ref.lower(), short=True) else None
+    for kind in ("branch", "tag"):
+        page_no = 0
+        while True:
+            page_no += 1
+            if budget <= 0:
+                raise LimitExceededError(
+                    f"checking that {ref!r} is {owner}/{repo}'s own took more than "
+                    f"{settings.get().max_remote_requests} requests (PTMHUB_MAX_REMOTE_REQUESTS)",
+                    hint="raise PTMHUB_MAX_REMOTE_REQUESTS, or give a branch or tag", model_id=model_id)
+            budget -= 1
+            page = _api_list(f"{api}/{kind}es?per_page=100&page={page_no}" if kind == "branch"
+                             else f"{api}/tags?per_page=100&page={page_no}",
+                             what=f"listing the {kind}es of {owner}/{repo}", model_id=model_id)
+            if not page:
+                break
+            for item in page:
+                if item["name"] == ref:
+                    return kind
+                if as_commit and item["commit"]["sha"].startswith(as_commit):
+                    return f"{kind} head"
+    if as_commit:
+        info = http.get_json(api, model_id=model_id, what=f"reading {owner}/{repo}'s default branch")
+        branch = info.get("default_branch") if isinstance(info, dict) else None
+        if not isinstance(branch, str) or not _SEGMENT.match(branch.replace("/", "-")):
+            raise MalformedResponseError(f"GitHub's answer for {owner}/{repo} names no usable default branch",
+                                         model_id=model_id)
+        compare = http.get_json(f"{api}/compare/{branch}...{as_commit}", model_id=model_id,
+                                allow_status=(404,), what=f"looking for {as_commit} on {owner}/{repo}'s {branch}")
+        status = compare.get("status") if isinstance(compare, dict) else None
+        if status in ("behind", "identical"):
+            return f"on {branch}"
+    raise UntrustedRepoError(
+        f"{ref!r} is not a branch, tag or commit of {owner}/{repo}'s own (a commit of a fork, which GitHub "
+        f"also serves under {owner}/{repo}?), so trusting {owner}/{repo} does not cover its code",
+        hint="use the fork's own OWNER/REPO (and trust it if you do), or a branch, tag or commit of "
+             f"{owner}/{repo}", model_id=model_id)
 
 
 def default_ref(owner: str, repo: str, *, model_id: str | None = None) -> str:
@@ -289,15 +459,21 @@ def _download_zipball(owner: str, repo: str, ref: str, dest: Path, *, model_id: 
 
 
 def fetch_repo(owner: str, repo: str, ref: str, *, trusted: bool, model_id: str | None = None,
-               progress: Callable[[int], None] | None = None, force: bool = False) -> RepoCheckout:
+               progress: Callable[[int], None] | None = None, force: bool = False,
+               verify_ref: bool = False) -> RepoCheckout:
     """Make ``OWNER/REPO`` at ``ref`` available on disk, downloading its zipball if needed.
 
     Trusted repositories go to torch.hub's cache (``TORCH_HOME/hub/OWNER_REPO_REF``); untrusted
-    ones to ptmhub's quarantine, where nothing imports them.
+    ones to ptmhub's quarantine, where nothing imports them. Each folder records what it holds
+    (:data:`ORIGIN_FILE`); a folder of the same name holding another repository is refused.
+    With ``verify_ref`` (a ref the user gave), a trusted download first checks that the ref is
+    the repository's own, as torch.hub does (:func:`check_ref_is_the_repos_own`).
 
     Raises:
         OfflineError: not cached and offline mode is on.
         ModelNotFoundError: the repository or ref does not exist (404).
+        UntrustedRepoError: ``verify_ref`` and the ref is not the repository's own (a fork's commit).
+        UsageError: torch.hub's folder name for it holds another repository.
         UnsafeArchiveError, CorruptArchiveError, MalformedResponseError: a bad zipball.
     """
     from ..archive import safe_extract_zip
@@ -306,10 +482,14 @@ def fetch_repo(owner: str, repo: str, ref: str, *, trusted: bool, model_id: str 
     base = hub_dir() if trusted else _quarantine_dir()
     dest = base / name
     if not force:
-        found = _cached(owner, repo, ref, trusted_only=trusted)
+        found = _cached(owner, repo, ref, trusted_only=trusted, model_id=model_id)
         if found is not None:
-            return RepoCheckout(owner, repo, ref, found, trusted=trusted)
+            return _cached_checkout(owner, repo, ref, found, trusted=trusted)
+    if dest.exists():
+        _check_origin(dest, owner, repo, ref, model_id=model_id)  # never replace another repository's folder
     http.check_online(f"fetching {owner}/{repo}", model_id=model_id)
+    if trusted and verify_ref:
+        check_ref_is_the_repos_own(owner, repo, ref, model_id=model_id)
     base.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
     zip_path = base / f".{name}.{token}.zip.partial"
@@ -325,19 +505,25 @@ def fetch_repo(owner: str, repo: str, ref: str, *, trusted: bool, model_id: str 
         if not (top / "hubconf.py").is_file():
             raise ModelNotFoundError(f"{owner}/{repo} at {ref} has no hubconf.py, so it is not a torch.hub repository",
                                      hint="torch.hub needs a hubconf.py at the repository root", model_id=model_id)
-        m = re.search(r"-([0-9a-f]{7,40})$", top.name)
+        m = re.search(r"-([0-9a-f]{7,64})$", top.name)
+        commit = valid_commit(m.group(1), short=True) if m else None
         canonical = None
         if top.name.lower().startswith(f"{owner}-{repo}-".lower()):  # GitHub: OWNER-REPO-SHA
             canonical = f"{top.name[:len(owner)]}/{top.name[len(owner) + 1:len(owner) + 1 + len(repo)]}"
+        _write_origin(top, owner, repo, ref, commit)
         if dest.exists():
+            _check_origin(dest, owner, repo, ref, model_id=model_id)  # again: it may have appeared meanwhile
             shutil.rmtree(dest)
         os.replace(top, dest)
     finally:
         zip_path.unlink(missing_ok=True)
         shutil.rmtree(extract, ignore_errors=True)
-    if trusted:  # an older untrusted copy is superseded
-        shutil.rmtree(_quarantine_dir() / name, ignore_errors=True)
-    return RepoCheckout(owner, repo, ref, dest, trusted=trusted, commit=m.group(1) if m else None,
+    old = _quarantine_dir() / name
+    if trusted and old.is_dir():  # an older untrusted copy is superseded (if it is this repository's)
+        with contextlib.suppress(UsageError):
+            _check_origin(old, owner, repo, ref, model_id=model_id)
+            shutil.rmtree(old, ignore_errors=True)
+    return RepoCheckout(owner, repo, ref, dest, trusted=trusted, commit=commit,
                         bytes_downloaded=size, canonical=canonical)
 
 
@@ -937,6 +1123,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _checked_prefix(name: str, model_id: str | None) -> str | None:
+    """:func:`hash_prefix`, refusing a prefix no sha256 can have (over 64 hex digits) before
+    anything is downloaded or kept under that name.
+
+    Raises:
+        IntegrityError: the name promises a hash longer than sha256's.
+    """
+    prefix = hash_prefix(name)
+    if prefix is not None and len(prefix) > 64:
+        raise IntegrityError(f"{name}: its name carries a {len(prefix)}-digit hash, longer than a sha256 (64)",
+                             hint="the checkpoint URL is wrong or hostile; report it to the repository",
+                             model_id=model_id)
+    return prefix
+
+
 def _hash_error(name: str, prefix: str, digest: str, model_id: str | None) -> IntegrityError:
     return IntegrityError(f"{name}: its sha256 is {digest[:16]}..., not the {prefix}... its file name promises",
                           hint="the file is corrupt or was altered; it was deleted: retry, or report it upstream",
@@ -952,7 +1153,11 @@ def verify_checkpoint(path: str | os.PathLike[str], *, model_id: str | None = No
         IntegrityError: the content does not match.
     """
     path = Path(path)
-    prefix = hash_prefix(path.name)
+    try:
+        prefix = _checked_prefix(path.name, model_id)
+    except IntegrityError:
+        path.unlink(missing_ok=True)
+        raise
     if prefix is None:
         return None
     digest = _sha256(path)
@@ -976,6 +1181,7 @@ def download_checkpoint(url: str, *, model_id: str | None = None, progress: Call
     name = os.path.basename(urlsplit(url).path)
     if not name or name in (".", "..") or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", name):
         raise UsageError(f"the checkpoint URL {url!r} does not end in a usable file name")
+    prefix = _checked_prefix(name, model_id) if check_hash else None
     dest = checkpoints_dir() / name
     if dest.is_file():
         return dest, 0
@@ -993,7 +1199,6 @@ def download_checkpoint(url: str, *, model_id: str | None = None, progress: Call
                 size += len(chunk)
                 if progress is not None:
                     progress(len(chunk))
-        prefix = hash_prefix(name) if check_hash else None
         if prefix is not None and not digest.hexdigest().startswith(prefix):
             raise _hash_error(name, prefix, digest.hexdigest(), model_id)
         os.replace(tmp, dest)
@@ -1102,7 +1307,8 @@ class TorchHubBackend(Backend):
         owner, repo = mid.path.split("/")
         reason = trust_status(owner, repo, trust=trust, store=self.store)
         ref = mid.revision or default_ref(owner, repo, model_id=str(mid))
-        checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=str(mid))
+        checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=str(mid),
+                              verify_ref=mid.revision is not None)
         return self._merged(self._record(mid, checkout, reason))
 
     def _merged(self, record: ModelRecord) -> ModelRecord:
@@ -1227,7 +1433,8 @@ class TorchHubBackend(Backend):
         owner, repo = mid.path.split("/")
         reason = _require_trust(owner, repo, trust=trust, store=self.store, what="download its weights")
         ref = mid.revision or default_ref(owner, repo, model_id=str(mid))
-        checkout = fetch_repo(owner, repo, ref, trusted=True, model_id=str(mid), progress=progress)
+        checkout = fetch_repo(owner, repo, ref, trusted=True, model_id=str(mid), progress=progress,
+                              verify_ref=mid.revision is not None)
         record = self._record(mid, checkout, reason)
         _, new_files = self._run_entry(mid, checkout, {})
         files = sorted(str(p) for p in new_files)
@@ -1295,11 +1502,12 @@ class TorchHubBackend(Backend):
         owner, repo = mid.path.split("/")
         _require_trust(owner, repo, trust=trust, store=self.store, what="load it")
         ref = mid.revision or default_ref(owner, repo, model_id=str(mid))
-        cached = _cached(owner, repo, ref, trusted_only=True)
+        cached = _cached(owner, repo, ref, trusted_only=True, model_id=str(mid))
         if cached is not None:
-            checkout = RepoCheckout(owner, repo, ref, cached, trusted=True)
+            checkout = _cached_checkout(owner, repo, ref, cached, trusted=True)
         else:
-            checkout = fetch_repo(owner, repo, ref, trusted=True, model_id=str(mid))
+            checkout = fetch_repo(owner, repo, ref, trusted=True, model_id=str(mid),
+                                  verify_ref=mid.revision is not None)
         model, _ = self._run_entry(mid, checkout, kwargs)
         if hasattr(model, "eval") and callable(model.eval):
             model.eval()
@@ -1343,8 +1551,9 @@ def list_entrypoints(model_or_repo_id: str | ModelId, *, trust: bool = False,
             pass
     label = f"torchhub:{owner}/{repo}"
     reason = trust_status(owner, repo, trust=trust, store=store)
+    explicit = ref is not None
     ref = ref or default_ref(owner, repo, model_id=label)
-    checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=label)
+    checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=label, verify_ref=explicit)
     if reason is None:
         info = read_hubconf(checkout.path)
         entries, source = info.entrypoints, f"ast (partial: {info.partial})" if info.partial else "ast"
