@@ -8,14 +8,16 @@ import tarfile
 import threading
 import time
 import zipfile
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from ptmhub import settings
 from ptmhub.catalogs import tfhub as catalog
 from ptmhub.catalogs.tfhub import parse_doc
-from ptmhub.errors import CatalogError, UnsafeArchiveError, UsageError
+from ptmhub.errors import CatalogError, LimitExceededError, UnsafeArchiveError, UsageError
 
 MOBILENET = "tfhub:google/imagenet/mobilenet_v2_100_224/classification/5"
 DOC_COUNTS = {"Module": 1815, "Placeholder": 182, "Lite": 372, "Tfjs": 358, "Coral": 3,
@@ -303,6 +305,57 @@ def test_malicious_catalog_archive_is_refused(sqlite_store, tmp_path):
     assert sqlite_store.count(platform="tfhub") == 0
 
 
+@pytest.fixture
+def catalog_tmp(tmp_path, monkeypatch):
+    """Where the importer makes its temporary folder (ptmhub-tfhub-*), to see that it is removed."""
+    import tempfile
+
+    where = tmp_path / "tmp"
+    where.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(where))
+    return where
+
+
+def test_catalog_bomb_in_a_skipped_member_is_refused(sqlite_store, tfhub_dev, tmp_path, catalog_tmp):
+    # the importer keeps only docs and vocabularies, but a tar stream decompresses every member
+    archive = _repo_archive(tfhub_dev, tmp_path / "a.tar.gz", publishers=("silero",))
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(tmp_path / "bomb.tar.gz", "wb") as out:
+        with tarfile.open(archive) as src:
+            raw = io.BytesIO()
+            with tarfile.open(fileobj=raw, mode="w") as tar:
+                for m in src.getmembers():
+                    tar.addfile(m, src.extractfile(m) if m.isreg() else None)
+                info = tarfile.TarInfo("tfhub.dev-master/assets/images/big.png")
+                info.size = 256 * 1024**2
+                tar.addfile(info)  # header only: the zeros are streamed below
+                end = tar.offset
+        out.write(comp.compress(raw.getvalue()[:end]))  # without the end-of-archive blocks
+        for _ in range(256):
+            out.write(comp.compress(bytes(1024**2)))
+        out.write(comp.compress(bytes(1024)) + comp.flush())
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_ARCHIVE_RATIO"):
+        catalog.sync(sqlite_store, source=str(tmp_path / "bomb.tar.gz"))
+    assert sqlite_store.count(platform="tfhub") == 0
+    assert list(catalog_tmp.iterdir()) == []
+
+
+def test_catalog_archive_over_the_entry_limit_is_one_line_at_the_cli(tfhub_dev, tmp_path, catalog_tmp, monkeypatch,
+                                                                    capsys):
+    from ptmhub.cli import main
+
+    archive = _repo_archive(tfhub_dev, tmp_path / "a.tar.gz", publishers=("silero", "google"))
+    monkeypatch.setenv("PTMHUB_MAX_ARCHIVE_FILES", "100")
+    settings.reload()
+    with pytest.raises(SystemExit) as info:
+        main(["--db", str(tmp_path / "r.db"), "sync", "tfhub", "--source", str(archive)])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 7
+    assert "more than 100 entries" in err and "PTMHUB_MAX_ARCHIVE_FILES" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+    assert list(catalog_tmp.iterdir()) == []
+
+
 class _Files(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, bytes]] = {}
 
@@ -345,3 +398,16 @@ def test_sync_from_missing_url(sqlite_store, file_server):
     _Files.routes = {}
     with pytest.raises(ModelNotFoundError):
         catalog.sync(sqlite_store, source=f"{base}/missing.tar.gz")
+
+
+def test_catalog_download_is_capped_while_it_arrives(sqlite_store, tfhub_dev, tmp_path, file_server, catalog_tmp,
+                                                     monkeypatch):
+    _, base = file_server
+    archive = _repo_archive(tfhub_dev, tmp_path / "a.tar.gz", publishers=("silero", "vtab"))
+    _Files.routes = {"/master.tar.gz": (200, archive.read_bytes())}
+    monkeypatch.setenv("PTMHUB_MAX_ARCHIVE_BYTES", str(archive.stat().st_size // 2))
+    settings.reload()
+    with pytest.raises(LimitExceededError, match="catalog download is larger.*PTMHUB_MAX_ARCHIVE_BYTES"):
+        catalog.sync(sqlite_store, source=f"{base}/master.tar.gz")
+    assert sqlite_store.count(platform="tfhub") == 0
+    assert list(catalog_tmp.iterdir()) == []

@@ -601,13 +601,25 @@ def _is_zip(path: Path) -> bool:
 def _download(url: str, dest_dir: Path) -> Path:
     from urllib.parse import urlsplit
 
-    from .. import http
+    from .. import http, settings
+    from ..errors import LimitExceededError
 
     name = Path(urlsplit(url).path).name or "catalog.tar.gz"
     target = dest_dir / name
+    # extraction stops at PTMHUB_MAX_ARCHIVE_BYTES and an archive is no larger than its contents
+    # (give or take headers): a bigger body is refused while it arrives, before it fills the disk
+    limit = settings.get().max_archive_bytes
+    received = [0]
+
+    def count(n: int) -> None:
+        received[0] += n
+        if received[0] > limit:
+            raise LimitExceededError(f"the catalog download is larger than {limit:,} bytes (max_archive_bytes)",
+                                     hint="raise PTMHUB_MAX_ARCHIVE_BYTES if the URL is right")
+
     response = http.request("GET", url, stream=True, what="the catalog download")
     with response, open(target, "wb") as out:
-        http.stream_to_file(response, out)
+        http.stream_to_file(response, out, progress=count)
     return target
 
 
@@ -661,6 +673,7 @@ def sync(store: Store, *, source: str, progress: Callable[[int], None] | None = 
         UsageError: the source is not a folder, archive or URL.
         CatalogError: the source has no ``assets/docs`` folder.
         UnsafeArchiveError, CorruptArchiveError: the archive is refused or unreadable.
+        LimitExceededError: the archive (or its download) is over a ``PTMHUB_MAX_ARCHIVE_*`` limit.
         NetworkError, OfflineError: the URL cannot be downloaded.
     """
     if not source:
