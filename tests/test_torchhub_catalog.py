@@ -267,3 +267,39 @@ def test_parser_rejects_and_skips():
     bad_id = parse_doc("---\ntitle: x\n---\ntorch.hub.load('a/b/c', 'd')\n")
     records, problems = records_for(bad_id)
     assert records == [] and "two parts" in problems[0]
+
+
+HOSTILE_DOCS = {  # doc -> the problem it must be reported with (a CatalogError for the front matter)
+    "deep keyword": ("torch.hub.load('a/b', 'c', x=" + "+".join(["a"] * 1500) + ")",
+                     "nested deeper than 100 levels"),
+    "deep repository": ("torch.hub.load(" + "+".join(["a"] * 1500) + ", 'c')", "nested deeper than 100 levels"),
+    "unary chain": ("torch.hub.load('a/b', " + "-" * 3000 + "1)", "nested too deeply to parse"),
+    "attribute chain": ("torch.hub.load('a/b', " + ".".join(["a"] * 1900) + ")", "nested"),
+    "null byte": ("torch.hub.load('a/b', 'c\x00')", "not valid Python"),
+    "unhashable kwargs": ("torch.hub.load('a/b', 'c', **{[1]: 2})", None),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_DOCS))
+def test_hostile_calls_are_one_line_problems(kind, store, tmp_path):
+    body, problem = HOSTILE_DOCS[kind]
+    text = f"---\ntitle: Hostile\n---\n```python\n{body}\n```\ntorch.hub.load('good/repo', 'fine')\n"
+    doc = parse_doc(text, path="hostile.md")
+    assert [c.entrypoint for c in doc.calls if c.repo == "good/repo"] == ["fine"]  # the rest of the doc is read
+    if problem is not None:
+        assert len(doc.problems) == 1 and problem in doc.problems[0] and "\n" not in doc.problems[0]
+    (tmp_path / "hostile.md").write_text(text)
+    report = pytorch_hub.sync(store, source=str(tmp_path))
+    assert report.records >= 1 and store.get("torchhub:good/repo/fine") is not None
+
+
+@pytest.mark.parametrize("front", [
+    "tags: " + "[" * 20000 + "]" * 20000,
+    "".join(" " * i + "a:\n" for i in range(3000)).rstrip("\n"),
+    "? [1]\n: unhashable key",
+    "tags: {[1]: 2}",
+])
+def test_hostile_front_matter_is_one_line(front):
+    with pytest.raises(CatalogError) as info:
+        parse_doc(f"---\n{front}\n---\ntorch.hub.load('a/b', 'c')\n", path="bad.md")
+    assert "\n" not in str(info.value) and str(info.value).startswith("bad.md: the front matter")
