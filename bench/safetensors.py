@@ -103,12 +103,14 @@ def _shard_file(path: Path, header_bytes: int) -> Path:
     import json
     import struct
 
-    base = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
-    skeleton = json.dumps({"__metadata__": {"pad": ""}, **base}).encode()
-    pad = "x" * max(0, header_bytes - len(skeleton))
-    raw = json.dumps({"__metadata__": {"pad": pad}, **base}).encode()
-    with path.open("wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw + b"\0" * 8)
+    head, tail = b'{"__metadata__": {"pad": "', b'"}, ' + json.dumps(
+        {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()[1:]
+    pad = max(0, header_bytes - len(head) - len(tail))
+    with path.open("wb") as f:  # written in pieces: the bench's own peak RSS stays small
+        f.write(struct.pack("<Q", len(head) + pad + len(tail)) + head)
+        for _ in range(pad // 2**20):
+            f.write(b"x" * 2**20)
+        f.write(b"x" * (pad % 2**20) + tail + b"\0" * 8)
     return path
 
 
@@ -119,8 +121,22 @@ def _vmhwm() -> int:
     return 0
 
 
-def run_hostile_case(case: str, tmp: str) -> dict[str, Any]:
-    """One hostile case through ``count_remote`` against a loopback Hub (called in a child process)."""
+def _reset_peak_rss() -> bool:
+    """Start VmHWM afresh (Linux >= 4.0), so the peak is the count's, not the set-up's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def run_hostile_case(case: str, tmp: str, module: str | None = None) -> dict[str, Any]:
+    """One hostile case through ``count_remote`` against a loopback Hub (called in a child process).
+
+    ``module``: the path of another ``safetensors_remote.py`` to measure instead (e.g. the code
+    before a change, from ``git show``); it must import ptmhub absolutely.
+    """
+    import importlib.util
     import json
     import struct
 
@@ -128,7 +144,14 @@ def run_hostile_case(case: str, tmp: str) -> dict[str, Any]:
     from hf_server import FakeHub
 
     from ptmhub.errors import PtmhubError
-    from ptmhub.hubs import safetensors_remote as st
+
+    if module:
+        spec = importlib.util.spec_from_file_location("safetensors_remote_under_test", module)
+        st = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[spec.name] = st  # type: ignore[union-attr]  (dataclasses look their module up)
+        spec.loader.exec_module(st)  # type: ignore[union-attr]
+    else:
+        from ptmhub.hubs import safetensors_remote as st
 
     tmp_path = Path(tmp)
     hub = FakeHub().start()
@@ -156,6 +179,7 @@ def run_hostile_case(case: str, tmp: str) -> dict[str, Any]:
         f.digests()  # the server hashes each file for its ETag once: not part of the measurement
     selection = st.select_weight_files(files)
     hub.reset_counters()
+    rss_reset = _reset_peak_rss()
     start = time.perf_counter()
     try:
         count = st.count_remote(selection, lambda n: f"{hub.url}/{repo}/resolve/main/{n}")
@@ -168,29 +192,28 @@ def run_hostile_case(case: str, tmp: str) -> dict[str, Any]:
     time.sleep(0.2)  # let the server finish counting what it sent
     hub.stop()
     return {"case": case, "bytes": sum(hub.bytes_sent.values()), "requests": len(hub.requests),
-            "seconds": round(seconds, 3), "peak_rss": _vmhwm(), "outcome": outcome[:300]}
+            "seconds": round(seconds, 3), "peak_rss": _vmhwm(), "peak_rss_of_count_only": rss_reset,
+            "outcome": outcome[:300]}
 
 
-def bench_hostile(tmp: Path) -> dict[str, Any]:
+def bench_hostile(tmp: Path, module: str | None = None) -> dict[str, Any]:
     """Every :data:`HOSTILE_CASES` case in its own child process: bytes, requests, seconds, peak RSS."""
-    import json
-
     from .common import child
 
     out = {}
     for case in HOSTILE_CASES:
         code = ("import json; from bench.safetensors import run_hostile_case; "
-                f"print(json.dumps(run_hostile_case({case!r}, {str(tmp)!r})))")
+                f"print(json.dumps(run_hostile_case({case!r}, {str(tmp)!r}, {module!r})))")
         out[case] = child(code, timeout=1800)
     return out
 
 
-if __name__ == "__main__":  # python -m bench.safetensors: the hostile cases only, as markdown rows
+if __name__ == "__main__":  # python -m bench.safetensors [OTHER_safetensors_remote.py]: hostile cases, markdown rows
     import json
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
-        for case, row in bench_hostile(Path(d)).items():
+        for case, row in bench_hostile(Path(d), sys.argv[1] if len(sys.argv) > 1 else None).items():
             print(json.dumps(row))
             print(f"| {case} | {row['bytes']:,} B | {row['requests']:,} | {row['seconds']:.2f} s | "
                   f"{row['peak_rss'] / 2**20:.0f} MiB | {row['outcome']} |", flush=True)

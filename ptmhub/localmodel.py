@@ -5,53 +5,31 @@ matter and config.json. Nothing is imported from torch or transformers."""
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
 from . import licenses
-from .errors import IntegrityError
+from .errors import PtmhubError
 
 __all__ = ["safetensors_parameters", "read_front_matter", "facts_from_dir"]
 
-MAX_HEADER = 100 * 1024 * 1024  # the format's own limit
-
-
-def _header(path: Path) -> dict[str, Any]:
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise IntegrityError(f"{path} is too short to be a safetensors file")
-        (length,) = struct.unpack("<Q", raw)
-        if length > MAX_HEADER:
-            raise IntegrityError(f"{path} announces a {length}-byte safetensors header (over 100 MB)")
-        data = fh.read(length)
-    if len(data) != length:
-        raise IntegrityError(f"{path} ends inside its safetensors header")
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise IntegrityError(f"{path} has a malformed safetensors header") from None
-
-
-def count_from_header(header: dict[str, Any]) -> int:
-    total = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        n = 1
-        for dim in info["shape"]:
-            n *= int(dim)
-        total += n
-    return total
-
 
 def safetensors_parameters(folder: Path) -> int | None:
-    """Total parameters over every ``*.safetensors`` file in ``folder`` (top level), or None."""
+    """Total parameters over every ``*.safetensors`` file in ``folder`` (top level), or None.
+
+    Each header goes through the one safetensors header parser
+    (:func:`ptmhub.hubs.safetensors_remote.parse_header`), the same as remote headers.
+
+    Raises:
+        MalformedResponseError: a header that is not a valid safetensors header, or a total
+            beyond what the registry can store (2**63 - 1).
+    """
+    from .hubs import safetensors_remote as st
+
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files:
         return None
-    return sum(count_from_header(_header(f)) for f in files)
+    return st.count_local_files(files).parameters
 
 
 def read_front_matter(readme: Path) -> dict[str, Any]:
@@ -102,14 +80,18 @@ def facts_from_dir(folder: str | Path) -> dict[str, Any]:
     if config_path.exists():
         try:
             config = json.loads(config_path.read_text())
-        except ValueError:
+        except (ValueError, RecursionError):
             config = {}
         if isinstance(config, dict) and config.get("model_type"):
             facts["architecture"] = str(config["model_type"])
             facts.setdefault("framework", "pytorch")
-    params = safetensors_parameters(folder)
-    if params is not None:
-        facts.update(parameters=params, parameters_source="safetensors-header", format="safetensors")
+    try:
+        params = safetensors_parameters(folder)
+    except (OSError, PtmhubError) as exc:  # a reason, never a guess and never a traceback
+        facts.update(parameters_note=f"the safetensors headers are unreadable: {exc}", format="safetensors")
+    else:
+        if params is not None:
+            facts.update(parameters=params, parameters_source="safetensors-header", format="safetensors")
     sizes = [p.stat().st_size for p in folder.rglob("*") if p.is_file()]
     facts["size_bytes"] = sum(sizes)
     return facts

@@ -12,7 +12,7 @@ import torch
 from hf_server import FakeHub, Reply, hf_hub  # noqa: F401  (fixture)
 from safetensors.torch import save, save_file
 
-from ptmhub.errors import MalformedResponseError, ModelNotFoundError
+from ptmhub.errors import LimitExceededError, MalformedResponseError, ModelNotFoundError
 from ptmhub.hubs import safetensors_remote as st
 
 MB = 1024 * 1024
@@ -67,9 +67,9 @@ def test_read_local_header(tmp_path):
 @pytest.mark.parametrize("raw, problem", [
     (b"not json", "not valid JSON"),
     (b"[1, 2]", "not a JSON object"),
-    (b'{"w": {"dtype": "F32", "shape": [2, -1], "data_offsets": [0, 8]}}', "no valid dtype"),
+    (b'{"w": {"dtype": "F32", "shape": [2, -1], "data_offsets": [0, 8]}}', "no valid shape"),
     (b'{"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 8]}}', "do not match its shape"),
-    (b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}', "no valid dtype"),
+    (b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}', "no valid data_offsets"),
     (b'{"__metadata__": [1], "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', "__metadata__"),
 ])
 def test_parse_header_rejects_bad_headers(raw, problem):
@@ -78,9 +78,16 @@ def test_parse_header_rejects_bad_headers(raw, problem):
     assert "\n" not in str(err.value)
 
 
-def test_unknown_dtype_is_counted_without_size_check():
-    raw = b'{"w": {"dtype": "F4", "shape": [4, 4], "data_offsets": [0, 8]}}'
-    assert st.parse_header(raw).parameters_by_dtype == {"F4": 16}
+def test_unknown_dtype_is_refused_and_sub_byte_dtypes_are_checked():
+    # an unknown dtype used to be counted with no size check: any shape at all was accepted
+    with pytest.raises(MalformedResponseError, match="unknown dtype 'F3'"):
+        st.parse_header(b'{"w": {"dtype": "F3", "shape": [4, 4], "data_offsets": [0, 8]}}')
+    # F4 packs two elements per byte, F6 four per three bytes
+    assert st.parse_header(b'{"w": {"dtype": "F4", "shape": [4, 4], "data_offsets": [0, 8]}}'
+                           ).parameters_by_dtype == {"F4": 16}
+    assert st.parse_header(b'{"w": {"dtype": "F6_E2M3", "shape": [8], "data_offsets": [0, 6]}}').parameters == 8
+    with pytest.raises(MalformedResponseError, match="do not match its shape"):
+        st.parse_header(b'{"w": {"dtype": "F4", "shape": [3], "data_offsets": [0, 1]}}')
 
 
 def test_local_header_longer_than_file(tmp_path):
@@ -188,7 +195,9 @@ def test_sharded_count_through_the_index(hf_hub, tmp_path):
     count = st.count_remote(sel, lambda n: _url(hf_hub, "test/sharded", n))
     assert count.parameters == total
     assert sorted(count.files) == sorted(shards)
-    assert count.requests == 3  # one speculative read covers each small header
+    assert count.requests == 1 + 3  # the index, then one speculative read covers each small header
+    assert count.requests == len(hf_hub.requests_to("/test/sharded/resolve/"))
+    assert count.bytes_fetched == sum(hf_hub.bytes_sent.values())
 
 
 def test_server_that_ignores_range_is_read_only_as_far_as_needed(hf_hub, tmp_path):
@@ -229,3 +238,146 @@ def test_header_split_across_the_speculative_read_boundary(hf_hub):
         assert info.parameters == 3
         assert info.bytes_fetched == max(st.SPECULATIVE_BYTES, 8 + n) or info.bytes_fetched == len(data)
         assert math.isclose(info.header_size, n)
+
+
+# -- budgets: bytes and requests per repo count (PTMHUB_MAX_REMOTE_HEADER_BYTES / _REQUESTS) --------
+def _padded(header_bytes: int) -> bytes:
+    """A valid safetensors file whose JSON header is about ``header_bytes`` long (padded metadata)."""
+    return save({"w": torch.zeros(2)}, metadata={"pad": "x" * header_bytes})
+
+
+def _limits(monkeypatch, **values: int) -> None:
+    from ptmhub import settings
+
+    for name, value in values.items():
+        monkeypatch.setenv(f"PTMHUB_MAX_REMOTE_{name.upper()}", str(value))
+    settings.reload()
+
+
+def _sharded_repo(hub: FakeHub, repo: str, shards: dict[str, bytes]) -> st.WeightSelection:
+    index = json.dumps({"weight_map": {f"t{i}": name for i, name in enumerate(shards)}})
+    hub.add_repo(repo, files={"model.safetensors.index.json": index, **shards})
+    return st.select_weight_files(["model.safetensors.index.json", *shards])
+
+
+def test_a_header_larger_than_the_byte_budget_is_refused_before_it_is_fetched(hf_hub, monkeypatch):
+    _limits(monkeypatch, header_bytes=MB)
+    hf_hub.add_repo("test/bighead", files={"model.safetensors": _padded(3 * MB)})
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_REMOTE_HEADER_BYTES") as err:
+        st.read_remote_header(_url(hf_hub, "test/bighead", "model.safetensors"))
+    assert "\n" not in str(err.value) and "announces a 3,145," in str(err.value)
+    # only the speculative read: the 3 MB the length prefix claims were never asked for (was: 3 MB)
+    assert hf_hub.bytes_sent["/test/bighead/resolve/main/model.safetensors"] == st.SPECULATIVE_BYTES
+    assert len(hf_hub.requests_to("/test/bighead/")) == 1
+
+
+def test_a_lying_length_prefix_without_a_known_file_size_is_not_trusted(hf_hub, monkeypatch):
+    # 206 with an unknown total ("/*"): nothing but the budget bounds what the prefix claims
+    _limits(monkeypatch, header_bytes=4 * MB)
+    first = struct.pack("<Q", 90 * MB) + b"{" + b" " * (st.SPECULATIVE_BYTES - 9)
+    hf_hub.add_repo("test/liar", files={"model.safetensors": b"\0" * 16})
+    hf_hub.script("GET", r"/test/liar/resolve/", Reply(206, {"Content-Range": f"bytes 0-{len(first) - 1}/*"}, first))
+    with pytest.raises(LimitExceededError, match="announces a 94,371,840-byte header"):
+        st.read_remote_header(_url(hf_hub, "test/liar", "model.safetensors"))
+    assert len(hf_hub.requests_to("/test/liar/")) == 1
+
+
+def test_shards_share_one_byte_budget_and_the_count_stops_at_once(hf_hub, monkeypatch):
+    _limits(monkeypatch, header_bytes=MB)
+    shards = {f"model-0000{i + 1}-of-00006.safetensors": _padded(300 * 1024) for i in range(6)}
+    sel = _sharded_repo(hf_hub, "test/sixshards", shards)
+    hf_hub.reset_counters()
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_REMOTE_HEADER_BYTES") as err:
+        st.count_remote(sel, lambda n: _url(hf_hub, "test/sixshards", n), model_id="hf:test/sixshards")
+    assert "hf:test/sixshards" in str(err.value) and "\n" not in str(err.value)
+    # 6 x 300 KB were all fetched before (1.8 MB); now never more than the budget in all
+    assert sum(hf_hub.bytes_sent.values()) <= MB
+
+
+def test_more_shards_than_the_request_budget_are_refused_after_the_index_alone(hf_hub, monkeypatch):
+    _limits(monkeypatch, requests=10)
+    small = save({"w": torch.zeros(2)})
+    shards = {f"model-{i + 1:05d}-of-00040.safetensors": small for i in range(40)}
+    sel = _sharded_repo(hf_hub, "test/manyshards", shards)
+    hf_hub.reset_counters()
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_REMOTE_REQUESTS") as err:
+        st.count_remote(sel, lambda n: _url(hf_hub, "test/manyshards", n))
+    assert "40 safetensors files" in str(err.value)
+    assert [r[1] for r in hf_hub.requests] == ["/test/manyshards/resolve/main/model.safetensors.index.json"]
+
+
+def test_within_the_budgets_the_count_is_unchanged(hf_hub, monkeypatch):
+    # exactly enough: the index and 5 headers, and their bytes
+    shards = {f"model-0000{i + 1}-of-00005.safetensors": save({f"w{i}": torch.zeros(3, i + 1)}) for i in range(5)}
+    sel = _sharded_repo(hf_hub, "test/fits", shards)
+    hf_hub.reset_counters()
+    count = st.count_remote(sel, lambda n: _url(hf_hub, "test/fits", n))
+    needed = sum(hf_hub.bytes_sent.values())
+    assert count.parameters == 3 * (1 + 2 + 3 + 4 + 5) and count.bytes_fetched == needed and count.requests == 6
+    _limits(monkeypatch, header_bytes=needed, requests=6)
+    assert st.count_remote(sel, lambda n: _url(hf_hub, "test/fits", n)).parameters == count.parameters
+    _limits(monkeypatch, header_bytes=needed, requests=5)
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_REMOTE_REQUESTS"):
+        st.count_remote(sel, lambda n: _url(hf_hub, "test/fits", n))
+
+
+def test_a_server_ignoring_range_is_read_only_within_the_budget(hf_hub, monkeypatch, tmp_path):
+    _limits(monkeypatch, header_bytes=256 * 1024)
+    data = _padded(600 * 1024)
+    hf_hub.add_repo("test/norange-big", files={"model.safetensors": data})
+    hf_hub.script("GET", r"/test/norange-big/resolve/", Reply(200, {}, data))
+    with pytest.raises(LimitExceededError, match="PTMHUB_MAX_REMOTE_HEADER_BYTES"):
+        st.read_remote_header(_url(hf_hub, "test/norange-big", "model.safetensors"))
+
+
+def test_over_the_budget_resolve_gives_no_count_and_names_the_variable(hf_hub, monkeypatch):
+    """Through HuggingFaceBackend.resolve: parameters None, the note names the limit, no traceback."""
+    from ptmhub.hubs.huggingface import HuggingFaceBackend
+    from ptmhub.ids import parse
+
+    _limits(monkeypatch, requests=4)
+    shards = {f"model-0000{i + 1}-of-00008.safetensors": save({f"w{i}": torch.zeros(2)}) for i in range(8)}
+    _sharded_repo(hf_hub, "test/overbudget", shards)
+    record = HuggingFaceBackend().resolve(parse("hf:test/overbudget"))
+    assert record.parameters is None
+    assert "PTMHUB_MAX_REMOTE_REQUESTS" in record.parameters_note
+    assert not hf_hub.requests_to(r"/test/overbudget/resolve/main/model-0000")  # no header was fetched
+
+
+# -- hostile headers (examples; tests/test_hostile_safetensors.py generates many more) --------------
+@pytest.mark.parametrize("raw, problem", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),                       # was: RecursionError
+    (b'{"__metadata__": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "nested too deeply"),
+    (b'{"w": {"dtype": "F4", "shape": [4611686018427387904, 4611686018427387904], "data_offsets": [0, 8]}}',
+     "more than 9,223,372,036,854,775,807 elements"),                               # was: 2**124 parameters
+    (b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [false, 8]}}', "no valid data_offsets"),
+    (b'{"w": {"dtype": "F32", "shape": [true, 2], "data_offsets": [0, 8]}}', "no valid shape"),
+    (b'{"w": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}}', "no valid shape"),
+    (b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [-8, 0]}}', "no valid data_offsets"),
+    (b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
+     b'"b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}', "overlaps"),  # was: counted twice
+    (b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
+     b'"a": {"dtype": "F32", "shape": [9], "data_offsets": [8, 44]}}', "names 'a' twice"),
+    (b'{"w": {"dtype": "XX", "shape": [2], "data_offsets": [0, 8]}}', "unknown dtype 'XX'"),
+    (b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}\xff', "not UTF-8"),
+    ('{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}'.encode("utf-16"), "not UTF-8"),
+    (b'{"__metadata__": {"a": 1}}', "not an object of strings"),
+])
+def test_hostile_headers_are_refused_in_one_line(raw, problem):
+    with pytest.raises(MalformedResponseError, match=problem) as err:
+        st.parse_header(raw, filename="bad.safetensors")
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_a_total_beyond_64_bits_over_shards_is_refused(hf_hub):
+    # each shard claims 2**62 one-byte elements, valid alone while the file size is unknown ("/*")
+    raw = json.dumps({"w": {"dtype": "BOOL", "shape": [2**31, 2**31], "data_offsets": [0, 2**62]}}).encode()
+    data = struct.pack("<Q", len(raw)) + raw
+    assert st.parse_header(raw).parameters == 2**62
+    shards = {f"model-0000{i + 1}-of-00003.safetensors": data for i in range(3)}
+    sel = _sharded_repo(hf_hub, "test/huge", shards)
+    for name in shards:
+        hf_hub.script("GET", f"/test/huge/resolve/main/{name}",
+                      Reply(206, {"Content-Range": f"bytes 0-{len(data) - 1}/*"}, data))
+    with pytest.raises(MalformedResponseError, match="more than 9,223,372,036,854,775,807 parameters together"):
+        st.count_remote(sel, lambda n: _url(hf_hub, "test/huge", n))
