@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from . import settings
 from .errors import (
@@ -361,7 +361,9 @@ def next_link(value: str | None, *, base: str) -> str | None:
     if len(found) > MAX_LINK_URL_CHARS:
         raise _malformed_link(value, f"a next-page link longer than {MAX_LINK_URL_CHARS} characters")
     try:
-        url = urljoin(base, found)
+        # RFC 3986: a reference with a scheme is absolute (urljoin would read "http:///x" as relative);
+        # the fragment never reaches the server, so it cannot tell two cursors apart
+        url = urldefrag(found if urlsplit(found).scheme else urljoin(base, found))[0]
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
     except ValueError:
