@@ -24,6 +24,7 @@ download directory before calling us); it is replaced by the finished extraction
 from __future__ import annotations
 
 import bz2
+import copy
 import io
 import lzma
 import os
@@ -44,7 +45,7 @@ from .errors import CorruptArchiveError, LimitExceededError, UnsafeArchiveError
 __all__ = ["safe_extract_tar", "safe_extract_zip", "safe_member_name", "IterReader", "is_archive_name"]
 
 _CHUNK = 1 << 20        # bytes of member data read (and checked against the limits) at a time
-_IN_CHUNK = 1 << 16     # compressed bytes read at a time
+_IN_CHUNK = 1 << 14     # compressed bytes read at a time: a bomb stops within ratio x this past the grace
 _TAR_BUFSIZE = 1 << 18  # tarfile's own reads of the decompressed stream
 # Below this many extracted bytes the ratio is not checked: a small archive of text can
 # legitimately compress 500:1 (tar headers and padding are mostly zeros).
@@ -382,7 +383,8 @@ class _TarInfo(tarfile.TarInfo):
             tar._ptmhub_meta_depth = depth - 1
 
     def _refuse_sparse(self, *args: object) -> None:
-        raise UnsafeArchiveError(f"archive member {self.name!r} is a sparse file",
+        member = args[0] if args and isinstance(args[0], tarfile.TarInfo) else self  # PAX: the next member
+        raise UnsafeArchiveError(f"archive member {member.name!r} is a sparse file",
                                  hint="sparse files can claim any size from a few bytes; re-create the archive "
                                       "without --sparse")
 
@@ -433,7 +435,88 @@ def _zip_declared_entries(fp: IO[bytes]) -> int | None:
     return count
 
 
-def _zip_entries(zf: zipfile.ZipFile, size: int, read: list[int]) -> _Entries:
+class _ZipMember(io.RawIOBase):
+    """A zip member's data, decompressed here from its raw bytes: zipfile's bzip2 and lzma
+    readers inflate a whole read in one call (gigabytes for a bzip2 bomb), and no zipfile
+    reader tells how many compressed bytes it has used. Each call returns at most what was
+    asked for; ``on_compressed`` sees the compressed bytes consumed; size and CRC-32 are
+    checked at the end as zipfile does."""
+
+    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, on_compressed: Callable[[int], None]):
+        super().__init__()
+        raw_info = copy.copy(info)
+        raw_info.compress_type, raw_info.file_size = zipfile.ZIP_STORED, info.compress_size
+        del raw_info.CRC  # zipfile checks the raw bytes against no CRC; the output is checked below
+        self._raw = zf.open(raw_info)
+        self._info, self._count = info, on_compressed
+        self._method = info.compress_type
+        self._crc = self._size = 0
+        self._input = b""
+        self._dec = None
+        if self._method == zipfile.ZIP_DEFLATED:
+            self._dec = zlib.decompressobj(-zlib.MAX_WBITS)
+        elif self._method == zipfile.ZIP_BZIP2:
+            self._dec = bz2.BZ2Decompressor()
+        elif self._method == zipfile.ZIP_LZMA:
+            self._dec = self._lzma()
+
+    def _lzma(self) -> lzma.LZMADecompressor:
+        # zip's LZMA: version (2 bytes), properties size (2), properties (lc/lp/pb, dictionary size)
+        head = self._pull_exact(4)
+        props = self._pull_exact(int.from_bytes(head[2:4], "little"))
+        if len(props) < 5:
+            raise zipfile.BadZipFile(f"{self._info.filename!r}: bad LZMA properties")
+        lc_lp_pb, dict_size = props[0], int.from_bytes(props[1:5], "little")
+        lzma1 = {"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "pb": lc_lp_pb // 45,
+                 "lp": lc_lp_pb % 45 // 9, "lc": lc_lp_pb % 9}
+        return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[lzma1])
+
+    def _pull_exact(self, n: int) -> bytes:
+        data = self._raw.read(n)
+        self._count(len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = len(b)
+        while True:
+            if self._dec is None:
+                out = self._pull_exact(min(n, _IN_CHUNK))
+                if not out:
+                    return self._end()
+            else:
+                if self._dec.eof:
+                    return self._end()
+                if not self._input and (self._method == zipfile.ZIP_DEFLATED or self._dec.needs_input):
+                    self._input = self._pull_exact(_IN_CHUNK)
+                    if not self._input:
+                        raise zipfile.BadZipFile(f"the data of {self._info.filename!r} ends early")
+                try:
+                    out = self._dec.decompress(self._input, n)
+                except (zlib.error, lzma.LZMAError, OSError, EOFError) as exc:
+                    raise zipfile.BadZipFile(f"{self._info.filename!r}: {exc}") from None
+                self._input = getattr(self._dec, "unconsumed_tail", b"")
+            if out:
+                self._size += len(out)
+                if self._size > self._info.file_size:
+                    raise zipfile.BadZipFile(f"{self._info.filename!r} is longer than its header says")
+                self._crc = zlib.crc32(out, self._crc)
+                b[:len(out)] = out
+                return len(out)
+
+    def _end(self) -> int:
+        if self._size != self._info.file_size or self._crc != self._info.CRC:
+            raise zipfile.BadZipFile(f"bad size or CRC-32 for {self._info.filename!r}")
+        return 0
+
+
+def _zip_entries(zf: zipfile.ZipFile, read: list[int]) -> _Entries:
     with zf:
         for info in zf.infolist():
             mode = (info.external_attr >> 16) & 0xFFFF  # Unix mode bits, when the zip has them
@@ -455,8 +538,10 @@ def _zip_entries(zf: zipfile.ZipFile, size: int, read: list[int]) -> _Entries:
                     raise CorruptArchiveError(f"archive member {info.filename!r} uses compression method "
                                               f"{info.compress_type}, which ptmhub cannot read",
                                               hint="re-create the archive with deflate (zip's default)")
-                read[0] = min(size, read[0] + info.compress_size)
-                return zf.open(info)
+                def count(n: int) -> None:
+                    read[0] += n
+
+                return _ZipMember(zf, info, count)
 
             yield _Entry(info.filename, kind, open_, (mode & 0o777) or 0o644, size=info.file_size)
 
@@ -516,14 +601,13 @@ def safe_extract_zip(source: str | os.PathLike[str], dest: str | os.PathLike[str
     corrupt = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, NotImplementedError)
     try:
         with open(source, "rb") as fp:
-            size = os.fstat(fp.fileno()).st_size
             declared = _zip_declared_entries(fp)
             if declared is not None:
                 meter.check_entries(declared)
             zf = zipfile.ZipFile(fp)
             try:
                 meter.check_entries(len(zf.infolist()))
-                return _run(lambda: _zip_entries(zf, size, read), dest, meter, fmt="zip", corrupt=corrupt,
+                return _run(lambda: _zip_entries(zf, read), dest, meter, fmt="zip", corrupt=corrupt,
                             include=include)
             finally:
                 zf.close()
