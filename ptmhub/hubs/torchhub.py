@@ -571,7 +571,12 @@ class _OverLimit(Exception):
 
 def _count_tokens(text: str, max_tokens: int) -> int:
     """Tokens in ``text``, counted lazily with O(1) memory; _OverLimit past ``max_tokens``. The parse
-    that follows builds ~1.5 AST nodes per token, so this bounds its memory before it allocates any."""
+    that follows builds ~1.5 AST nodes per token, so this bounds its memory before it allocates any.
+
+    Raises:
+        _OverLimit: more than ``max_tokens`` tokens.
+        SyntaxError: the tokenizer stops early (IndentationError, unclosed bracket or string).
+    """
     import io
     import tokenize
 
@@ -581,8 +586,11 @@ def _count_tokens(text: str, max_tokens: int) -> int:
             count += 1
             if count > max_tokens:
                 raise _OverLimit(f"has more than {max_tokens:,} tokens")
-    except (tokenize.TokenError, SyntaxError, ValueError):
-        pass  # not valid Python: ast.parse says where, and parses no more than was counted
+    except tokenize.TokenError as exc:
+        # not valid Python; refused here, so the parser never sees the part that was not counted
+        error = SyntaxError(str(exc.args[0]))
+        error.lineno = exc.args[1][0] if len(exc.args) > 1 else None
+        raise error from None
     return count
 
 
