@@ -144,11 +144,14 @@ class ModelId:
         return f"{self.prefix}:{self.handle}"
 
     def url(self) -> str:
-        """The model's public web page ("" for a local model: it has none)."""
+        """The model's public web page ("" for a local model: it has none); for Hugging Face, on the
+        configured endpoint (``HF_ENDPOINT``)."""
         if self.platform == "local":
             return ""
         if self.platform == "huggingface":
-            return f"https://huggingface.co/{self.path}" + (f"/tree/{self.revision}" if self.revision else "")
+            from . import settings  # the configured endpoint (HF_ENDPOINT): a mirror's page, not huggingface.co
+
+            return f"{settings.get().hf_endpoint}/{self.path}" + (f"/tree/{self.revision}" if self.revision else "")
         if self.platform == "tfhub":
             return f"https://tfhub.dev/{self.handle}"
         if self.platform == "kaggle":

@@ -67,6 +67,11 @@ def test_mirror_resolve_takes_task_and_architecture_from_card_and_config(mirror,
     assert record.architecture == "bert" and record.extra["architectures"] == ["BertForMaskedLM"]
     assert record.parameters == n_params and record.parameters_source == "safetensors-header"
     assert record.source_url == f"{mirror.url}/test/tiny-bert"  # HF_ENDPOINT, not huggingface.co
+    # config.json was read, not cached: a resolve leaves no config-only snapshot for 'cache scan' to flag
+    from ptmhub.hubs.huggingface import _storage_folder
+
+    assert mirror.requests_to(r"/resolve/[0-9a-f]{40}/config\.json")
+    assert not _storage_folder("test/tiny-bert").exists()
 
 
 def test_mirror_pull_load_and_scan_agree(mirror, tiny_bert, store):
@@ -187,3 +192,31 @@ def test_a_server_commit_hash_is_checked_before_use(hf_hub, tiny_bert, sha):
     with pytest.raises(PtmhubError):
         backend.pull(parse("hf:test/tiny-bert"))
     assert not _storage_folder("test/tiny-bert").exists()
+
+
+def test_a_mirror_without_the_listing_api_cannot_list_models(mirror, sqlite_store):
+    from ptmhub.errors import AuthError
+    from ptmhub.hubs.huggingface import sync
+
+    with pytest.raises(NetworkError, match="cannot list models") as err:
+        sync(sqlite_store, limit=5)
+    assert not isinstance(err.value, (AuthError, ModelNotFoundError))  # not "log in", not "no such model"
+    assert "sync hf" in err.value.hint and "\n" not in str(err.value)
+    # what an olah-like mirror answers to a route it lacks, with its own error code
+    mirror.script("GET", r"/api/models\?", Reply(401, {"X-Error-Code": "RouteNotFound"}, b"{}"))
+    with pytest.raises(NetworkError, match=r"cannot list models \(HTTP 401, X-Error-Code RouteNotFound\)"):
+        sync(sqlite_store, limit=5)
+    assert sqlite_store.count() == 0
+
+
+def test_a_refused_token_on_the_listing_is_an_auth_error(hf_hub, sqlite_store, monkeypatch):
+    from ptmhub import settings
+    from ptmhub.errors import AuthError
+    from ptmhub.hubs.huggingface import sync
+
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    settings.reload()
+    hf_hub.script("GET", r"/api/models\?", Reply(401, {"X-Error-Message": "Invalid credentials in Authorization header"},
+                                                 b"{}"))
+    with pytest.raises(AuthError, match="refused your token"):
+        sync(sqlite_store, limit=5)

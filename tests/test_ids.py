@@ -157,3 +157,16 @@ def test_ambiguous_lists_candidates():
 def test_non_string_rejected():
     with pytest.raises(InvalidIdError):
         parse(42)  # type: ignore[arg-type]
+
+
+def test_a_hugging_face_page_follows_hf_endpoint(monkeypatch):
+    from ptmhub import settings
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/")
+    settings.reload()
+    try:
+        assert parse("hf:gpt2@main").url() == "http://127.0.0.1:9/gpt2/tree/main"
+        assert parse("hf:org/m").url() == "http://127.0.0.1:9/org/m"
+    finally:
+        monkeypatch.delenv("HF_ENDPOINT")
+        settings.reload()

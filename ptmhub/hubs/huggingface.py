@@ -124,6 +124,47 @@ def _api() -> Any:
     return _hf().HfApi(endpoint=_endpoint(), token=_token(), library_name="ptmhub", library_version=__version__)
 
 
+#: config.json files are a few kB; a larger one is not a config ptmhub reads.
+_MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_configs: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _fetch_config(record: ModelRecord) -> dict[str, Any]:
+    """config.json at the record's commit, read into memory (bounded), never written to the HF
+    cache: a resolve must not leave a config-only snapshot that looks like a half-pulled model.
+    Kept per (repo, commit) for the rest of the process (a commit never changes).
+
+    Raises:
+        PtmhubError: the request failed, or the body is not a JSON object.
+    """
+    repo_id = record.id.removeprefix("hf:")
+    key = (f"{_endpoint()}/{repo_id}", record.revision or "")
+    if key not in _configs:
+        config = http.get_json(f"{_endpoint()}/{repo_id}/resolve/{record.revision}/config.json",
+                               headers=_auth_headers(), max_bytes=_MAX_CONFIG_BYTES, model_id=record.id,
+                               what=f"reading config.json of {record.id}")
+        if not isinstance(config, dict):
+            raise MalformedResponseError(f"config.json of {record.id} is not a JSON object", model_id=record.id)
+        if len(_configs) > 256:
+            _configs.clear()
+        _configs[key] = config
+    return _configs[key]
+
+
+def _listing_refused(response: Any, *, has_token: bool) -> PtmhubError:
+    """Why ``GET /api/models`` failed. The Hub lists models to anyone, so a 401 or 404 there means
+    an endpoint without the listing API (a download-only mirror), unless a token was refused."""
+    status = response.status_code
+    server = response.headers.get("X-Error-Message") or ""
+    if status == 401 and has_token and "invalid credentials" in server.lower():
+        return AuthError("the hub refused your token for listing models (401)",
+                         hint="create a new token and set HF_TOKEN, or run 'hf auth login'")
+    code = http.redact(response.headers.get("X-Error-Code") or "")[:40]
+    return NetworkError(f"{_endpoint()} cannot list models (HTTP {status}" + (f", X-Error-Code {code}" if code else "")
+                        + ")", hint="HF_ENDPOINT may be a mirror that serves downloads only: resolve, pull and load "
+                                    "work there, 'sync hf' needs the Hub's /api/models")
+
+
 def _auth_headers() -> dict[str, str]:
     """Headers for requests ptmhub makes itself to the endpoint: user agent and, if any, the token."""
     from .. import __version__
@@ -793,17 +834,11 @@ class HuggingFaceBackend(Backend):
         files = [s.rfilename for s in info.siblings or []]
         if "config.json" not in files:
             return record
-        repo_id = record.id.removeprefix("hf:")
-        cfg = settings.get()
         try:
-            path = call_hub(lambda: _hf().hf_hub_download(repo_id, "config.json", revision=record.revision,
-                                                          cache_dir=cfg.hf_hub_cache, endpoint=_endpoint(),
-                                                          token=_token(), etag_timeout=cfg.http_timeout),
-                            what=f"config.json of {record.id}", model_id=record.id, retry=False)
-            config = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (PtmhubError, OSError, ValueError):
+            config = _fetch_config(record)
+        except PtmhubError:
             return record  # the architecture stays unknown; resolve does not fail for it
-        return _apply_config(record, config if isinstance(config, dict) else {}, files)
+        return _apply_config(record, config, files)
 
     def _model_info(self, mid: ModelId) -> tuple[ModelRecord, Any]:
         """The record the API alone gives (parameters only from ``safetensors``), and the raw info."""
@@ -888,17 +923,12 @@ class HuggingFaceBackend(Backend):
             import transformers
         except ImportError:
             return None, "counting from config.json needs torch and transformers, which are not installed"
-        repo_id = record.id.removeprefix("hf:")
         try:
-            path = call_hub(lambda: _hf().hf_hub_download(repo_id, "config.json", revision=record.revision,
-                                                          cache_dir=settings.get().hf_hub_cache,
-                                                          endpoint=_endpoint(), token=_token(),
-                                                          etag_timeout=settings.get().http_timeout),
-                            what=f"config.json of {record.id}", model_id=record.id, retry=False)
+            raw = _fetch_config(record)
         except PtmhubError as exc:
             return None, f"could not fetch config.json: {exc.message}"
         try:
-            config = transformers.AutoConfig.from_pretrained(os.path.dirname(path), local_files_only=True)
+            config = transformers.CONFIG_MAPPING[raw["model_type"]].from_dict(raw)
             arch = (getattr(config, "architectures", None) or [None])[0]
             cls = getattr(transformers, arch, None) if arch else None
             with torch.device("meta"):
@@ -1235,8 +1265,11 @@ def sync(store: Store, *, search: str | None = None, author: str | None = None, 
         # Every URL here is the endpoint's own or a checked next link (requests itself drops the
         # token on a redirect to another host or port); a page is checked whole - size, items,
         # next link - before any of it is stored, so the saved cursor is always one that passed.
-        response = http.request("GET", url, headers=headers, stream=True, what="listing Hugging Face models")
+        response = http.request("GET", url, headers=headers, stream=True, what="listing Hugging Face models",
+                                allow_status=(401, 404, 405, 410))
         try:
+            if response.status_code >= 400:
+                raise _listing_refused(response, has_token=any(k.lower() == "authorization" for k in headers))
             items = _read_json(response, url, requested=_requested(url, page_size))
             link, final_url = response.headers.get("Link"), response.url or url
         finally:
