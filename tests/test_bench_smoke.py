@@ -68,3 +68,22 @@ def test_quick_harness_writes_a_report(tmp_path):
     assert set(results["ingest"]["sizes"]) == {"1000", "3000"}
     svg = out.with_name("benchmarks-scaling.svg").read_text()
     assert svg.startswith("<svg") and "polyline" in svg
+
+
+@pytest.mark.parametrize("case, outcome", [
+    ("tar.gz: 168-byte GNU sparse member claiming 2 GiB", "UnsafeArchiveError"),
+    ("sync hf: next link to another host", "MalformedResponseError"),
+    ("hubconf.py of 24 MB", "LimitExceededError"),
+])
+def test_the_limits_benchmark_measures_what_it_claims(tmp_path, case, outcome):
+    """bench.limits (which writes the Limits table of docs/reliability.md) on its quick cases."""
+    code = ("import json, sys; from bench.limits import run_case; "
+            f"print(json.dumps(run_case({case!r}, {str(tmp_path)!r})))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert row["outcome"].startswith(outcome) and row["seconds"] >= 0
+    from bench.limits import CASES, table
+
+    assert case in CASES and case in table({case: row})
