@@ -136,6 +136,8 @@ def test_unknown_id_offline_suggests_close_ids(store):
         api.show("tfhub:google/imagenet/mobilenet_v2_100_224/clasification/5", store=store, offline=True)
     assert "tfhub:google/imagenet/mobilenet_v2_100_224/classification/5" in str(err.value)
     assert store.suggest("hf:zzz/qqq") == []
+    # a legacy ID without its owner, mistyped, finds the model it stands for
+    assert store.suggest("hf:bert-base-uncasd") == ["hf:google-bert/bert-base-uncased"]
     # another model of the same owner is not a typo of the one asked for
     store.upsert([rec("hf:sentence-transformers/all-MiniLM-L6-v2")])
     assert store.suggest("hf:sentence-transformers/all-mpnet-base-v2") == []

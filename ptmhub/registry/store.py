@@ -709,11 +709,17 @@ class Store:
             self._reading(conn)
             ids = list(conn.execute(stmt).scalars())
         by_folded = {i.lower(): i for i in ids if i != key}
+        if key.startswith("hf:") and "/" not in key:
+            # a legacy ID without its owner (hf:bert-base-uncased) is compared with the stored IDs'
+            # names, which is what it stands for (hf:google-bert/bert-base-uncased)
+            for i in ids:
+                if i.startswith("hf:") and "/" in i and i != key:
+                    by_folded.setdefault("hf:" + i.split("/", 1)[1].lower(), i)
         # 0.9: a typo (a letter missing, doubled or swapped) scores 0.94-0.99 on an ID of usual
         # length; a different model sharing the owner (all-mpnet-base-v2 / all-MiniLM-L6-v2:
         # 0.84) does not, and is no answer to "did you mean"
-        close = difflib.get_close_matches(key.lower(), list(by_folded), n=limit, cutoff=0.9)
-        return [by_folded[i] for i in close]
+        close = difflib.get_close_matches(key.lower(), list(by_folded), n=limit * 2, cutoff=0.9)
+        return list(dict.fromkeys(by_folded[i] for i in close))[:limit]
 
     def get_many(self, model_ids: Iterable[str]) -> dict[str, ModelRecord]:
         out = {}
