@@ -348,7 +348,7 @@ class Report:
             return
         self.add("## Parameter count of a remote safetensors file (bytes sent by the loopback Hub)", "",
                  "A 52 MB file served by `tests/hf_server.py`, which counts the body bytes it sends per path; "
-                 "three header sizes. *ptmhub header read* is `safetensors_remote.read_remote_header`; "
+                 "three header sizes. *ptmhub header read* is `safetensors_count.read_remote_header`; "
                  "*ptmhub resolve* is the whole `HuggingFaceBackend.resolve` (API answer without a `safetensors` "
                  "field, so the count comes from the header); `huggingface_hub` is "
                  "`HfApi.get_safetensors_metadata`; the last column downloads the whole file.", "",

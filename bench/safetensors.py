@@ -37,7 +37,7 @@ def bench_safetensors(tmp: Path) -> dict[str, Any] | None:
     from huggingface_hub import HfApi
 
     from ptmhub import settings
-    from ptmhub.hubs import safetensors_remote as st
+    from ptmhub import safetensors_count as st
 
     out: dict[str, Any] = {}
     hub = FakeHub().start()
@@ -133,7 +133,7 @@ def _reset_peak_rss() -> bool:
 def run_hostile_case(case: str, tmp: str, module: str | None = None) -> dict[str, Any]:
     """One hostile case through ``count_remote`` against a loopback Hub (called in a child process).
 
-    ``module``: the path of another ``safetensors_remote.py`` to measure instead (e.g. the code
+    ``module``: the path of another ``safetensors_count.py`` to measure instead (e.g. the code
     before a change, from ``git show``); it must import ptmhub absolutely.
     """
     import importlib.util
@@ -151,7 +151,7 @@ def run_hostile_case(case: str, tmp: str, module: str | None = None) -> dict[str
         sys.modules[spec.name] = st  # type: ignore[union-attr]  (dataclasses look their module up)
         spec.loader.exec_module(st)  # type: ignore[union-attr]
     else:
-        from ptmhub.hubs import safetensors_remote as st
+        from ptmhub import safetensors_count as st
 
     tmp_path = Path(tmp)
     hub = FakeHub().start()
@@ -208,7 +208,7 @@ def bench_hostile(tmp: Path, module: str | None = None) -> dict[str, Any]:
     return out
 
 
-if __name__ == "__main__":  # python -m bench.safetensors [OTHER_safetensors_remote.py]: hostile cases, markdown rows
+if __name__ == "__main__":  # python -m bench.safetensors [OTHER_safetensors_count.py]: hostile cases, markdown rows
     import json
     import tempfile
 

@@ -279,12 +279,6 @@ def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds") if ts else None
 
 
-def _store(store: Store | str | None) -> Store:
-    from .api import get_store
-
-    return get_store(store)
-
-
 def _stat_times(path: Path) -> float:
     try:
         st = path.stat()
@@ -452,7 +446,7 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
     copy of the weights: an index's shards, no ``.fp16`` twins), else the state dict's tensor
     shapes (``weights_only=True``), else the SavedModel's variables. ``extra`` carries the details.
     """
-    from .hubs import safetensors_remote as st
+    from . import safetensors_count as st
 
     folder = Path(folder)
     names = sorted(names) if names is not None else [n for n, _s, _t in _walk_files(folder)]
@@ -460,25 +454,13 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
     extra: dict[str, Any] = {}
     if "base_model" in facts:
         extra["base_model"] = facts.pop("base_model")
-    config: dict[str, Any] = {}
-    if "config.json" in names:
-        try:
-            loaded = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            config = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            config = {}
+    from .folders import detect
+
+    found = detect(folder, names)
+    config = found.config
     saved_model = "saved_model.pb" in names or "saved_model.pbtxt" in names
-    if not facts.get("library"):
-        if "modules.json" in names or "sentence_bert_config.json" in names:
-            facts["library"] = "sentence-transformers"
-        elif "model_index.json" in names:
-            facts["library"] = "diffusers"
-        elif config.get("model_type"):
-            facts["library"] = "transformers"
-        elif config.get("architecture") and ("pretrained_cfg" in config or "num_classes" in config):
-            facts["library"] = "timm"
-        elif saved_model:
-            facts["library"] = "tensorflow"
+    if not facts.get("library") and found.library:
+        facts["library"] = found.library
     library = facts.get("library")
     if library in ("transformers", "sentence-transformers", "diffusers", "timm", "peft", "open_clip"):
         facts["framework"] = "pytorch"
@@ -775,7 +757,7 @@ def _torch_hints(store: Store | None) -> tuple[dict[str, ModelRecord], dict[str,
 def _torchvision_files() -> dict[str, tuple[str, str]]:
     """Checkpoint file name -> (builder, weights variant), from the installed torchvision."""
     try:
-        from .catalogs import torchvision as tv
+        from .hubs import torchvision as tv
 
         out: dict[str, tuple[str, str]] = {}
         for name in tv.model_names():
@@ -1129,7 +1111,7 @@ def _discover_local(inv: Inventory, store: Store | None) -> None:
             info={"unit": str(folder)}))
 
 
-def discover(*, store: Store | str | None = None, caches: Iterable[str] | None = None) -> Inventory:
+def discover(*, store: Store | None = None, caches: Iterable[str] | None = None) -> Inventory:
     """What is on disk in every native cache (read-only: nothing is registered or changed).
 
     Args:
@@ -1144,7 +1126,7 @@ def discover(*, store: Store | str | None = None, caches: Iterable[str] | None =
     unknown = [c for c in chosen if c not in CACHES]
     if unknown:
         raise UsageError(f"unknown cache {unknown[0]!r}", hint="one of " + ", ".join(CACHES))
-    st = _store(store) if store is not None or "local" in chosen or "torchhub" in chosen else None
+    st = store
     started = time.monotonic()
     inv = Inventory()
     if "hf" in chosen:
@@ -1180,7 +1162,7 @@ def _record_for(model: CachedModel, group: list[CachedModel]) -> ModelRecord:
                        revision=model.revision, source_url=f"{settings.get().hf_endpoint}/{mid.path}",
                        extra={"cache_revisions": model.info.get("revisions"), "cache_scan": scanned})
     if model.cache == "torchhub" and "builder" in model.info:
-        from .catalogs import torchvision as tv
+        from .hubs import torchvision as tv
 
         record = tv.record_for(model.info["builder"])
         variants = sorted({m.info["variant"] for m in group})
@@ -1244,7 +1226,7 @@ def _representatives(models: list[CachedModel]) -> dict[str, tuple[CachedModel, 
     return out
 
 
-def scan(*, store: Store | str | None = None, caches: Iterable[str] | None = None) -> ScanReport:
+def scan(*, store: Store, caches: Iterable[str] | None = None) -> ScanReport:
     """Find every complete model in the native caches and register it: new records, or existing
     ones updated (revision, path, size, files, and what the files tell: parameters, task, license,
     library ...) and marked cached. Registry rows that say cached but whose files are gone (or
@@ -1256,7 +1238,7 @@ def scan(*, store: Store | str | None = None, caches: Iterable[str] | None = Non
         DatabaseError: the registry cannot be written.
     """
     started = time.monotonic()
-    st = _store(store)
+    st = store
     chosen = list(caches) if caches is not None else list(CACHES)
     inv = discover(store=st, caches=chosen)
     report = ScanReport(inventory=inv)
@@ -1296,11 +1278,11 @@ def scan(*, store: Store | str | None = None, caches: Iterable[str] | None = Non
 
 
 # -- ls ----------------------------------------------------------------------------------------------------
-def ls(*, store: Store | str | None = None, caches: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], Inventory]:
+def ls(*, store: Store, caches: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], Inventory]:
     """Every complete cached model with its size and last use (the registry's ``last_used`` when
     ptmhub loaded it, and the newest access time on disk), largest first; and the inventory (its
     ``problems`` are what ``ptmhub cache scan`` would report). Read-only."""
-    st = _store(store)
+    st = store
     inv = discover(store=st, caches=caches)
     rows = []
     for key, (rep, group) in _representatives(inv.models).items():
@@ -1418,7 +1400,7 @@ def _verify_saved_model(model: CachedModel, publisher: str) -> VerifyReport:
     return report
 
 
-def verify(model_id: str | None = None, *, store: Store | str | None = None) -> list[VerifyReport]:
+def verify(model_id: str | None = None, *, store: Store) -> list[VerifyReport]:
     """Check cached files against what their hub published (see the module docstring). Read-only:
     a corrupt file is reported, not deleted (``ptmhub cache rm ID`` then ``ptmhub pull ID``).
 
@@ -1428,7 +1410,7 @@ def verify(model_id: str | None = None, *, store: Store | str | None = None) -> 
     Raises:
         NotCachedError: ``model_id`` is not in any native cache.
     """
-    st = _store(store)
+    st = store
     inv = discover(store=st)
     if model_id is None:
         targets = inv.models
@@ -1572,7 +1554,7 @@ def _mark_uncached(st: Store, keys: Iterable[str]) -> list[str]:
     return done
 
 
-def rm(model_id: str, *, store: Store | str | None = None, dry_run: bool = False) -> list[Removal]:
+def rm(model_id: str, *, store: Store, dry_run: bool = False) -> list[Removal]:
     """Remove a model from its native cache through the hub library's own deletion where it has
     one (huggingface_hub's ``delete_revisions`` strategy, kagglehub's ``delete_from_cache``); torch.hub
     and tensorflow_hub have none, so their files are removed directly. The registry keeps the
@@ -1588,7 +1570,7 @@ def rm(model_id: str, *, store: Store | str | None = None, dry_run: bool = False
     if mid.platform == "local":
         raise UsageError(f"{mid} is a local folder; ptmhub never deletes a user's own files",
                          hint=f"'ptmhub show {mid}' shows where it is")
-    st = _store(store)
+    st = store
     inv = discover(store=st, caches=[c for c, p in CACHES.items() if p == mid.platform])
     removals = [_remove_unit(group, mid, dry_run) for group in _group_units(inv.find(mid)).values()]
     done = {path for r in removals for path in r.paths}
@@ -1638,7 +1620,7 @@ def _prune_partials(inv: Inventory, dry_run: bool) -> list[Removal]:
 
 
 def prune(*, older_than_days: float | None = None, max_size: int | str | None = None, incomplete: bool = False,
-          dry_run: bool = False, store: Store | str | None = None) -> PruneReport:
+          dry_run: bool = False, store: Store) -> PruneReport:
     """Remove cached models not used for ``older_than_days``, then, least recently used first,
     until the caches fit in ``max_size`` (bytes, or ``'10G'``). Last use is the newest of the
     registry's ``last_used`` (set by ``ptmhub load``) and the access time of the files on disk.
@@ -1657,7 +1639,7 @@ def prune(*, older_than_days: float | None = None, max_size: int | str | None = 
     budget = parse_size(max_size) if max_size is not None else None
     if (older_than_days is not None and older_than_days < 0) or (budget is not None and budget < 0):
         raise UsageError("--older-than and --max-size must not be negative")
-    st = _store(store)
+    st = store
     inv = discover(store=st, caches=[c for c in CACHES if c != "local"])
     units = _group_units(inv.models)
     now = time.time()
@@ -1782,7 +1764,7 @@ def _check_folder(path: str | os.PathLike[str]) -> Path:
     return folder.resolve()
 
 
-def adopt(path: str | os.PathLike[str], model_id: str, *, store: Store | str | None = None) -> ModelRecord:
+def adopt(path: str | os.PathLike[str], model_id: str, *, store: Store) -> ModelRecord:
     """Copy a model folder into the Hugging Face cache as ``model_id`` (``hf:OWNER/NAME``), in the
     layout huggingface_hub itself writes: blobs named by their ETag (sha256 for files the folder's
     ``.gitattributes`` puts in LFS, or that are over 10 MB; the git blob sha1 otherwise), a snapshot
@@ -1856,7 +1838,7 @@ def adopt(path: str | os.PathLike[str], model_id: str, *, store: Store | str | N
     plain = mid.with_(revision=None)
     record = _record(plain, platform="huggingface", facts=facts, files=files, revision=commit, source_url=plain.url(),
                      extra={"adopted_from": str(folder), "revision_note": note})
-    st = _store(store)
+    st = store
     st.upsert([record])
     size = sum(s for _n, s in files)
     st.set_cache_state(record.id, cached=True, cache_path=str(snapshot), cache_size_bytes=size)
@@ -1879,7 +1861,7 @@ def _local_name(folder: Path) -> str:
     raise UsageError(f"cannot make a name for {folder}", hint="give one: --id local:NAME")
 
 
-def add(path: str | os.PathLike[str], *, model_id: str | None = None, store: Store | str | None = None) -> ModelRecord:
+def add(path: str | os.PathLike[str], *, model_id: str | None = None, store: Store) -> ModelRecord:
     """Register a model folder (a user's own fine-tuned model, or one shipped inside a Python
     package) with what its files tell, so that search, compare, load and load_for_finetune treat
     it like a hub model.
@@ -1902,16 +1884,14 @@ def add(path: str | os.PathLike[str], *, model_id: str | None = None, store: Sto
                          hint="e.g. 'ptmhub add PATH --id local:my-model'")
     files = _model_files(folder)
     facts = folder_facts(folder, [n for n, _ in files])
-    from .hubs.local import folder_library
+    from .folders import EXPECTED, detect
 
-    if folder_library(folder) is None and facts.get("parameters") is None:
-        raise UsageError(f"{folder} holds no model ptmhub recognises",
-                         hint="expected config.json (transformers), modules.json (sentence-transformers), "
-                              "saved_model.pb or safetensors weights")
+    if detect(folder).library is None and facts.get("parameters") is None:
+        raise UsageError(f"{folder} holds no model ptmhub recognises", hint=EXPECTED + ", or safetensors weights")
     size = sum(s for _n, s in files)
     record = _record(mid, platform="local", facts=facts, files=files, source_url=folder.as_uri(), size_bytes=size,
                      extra={"path": str(folder)})
-    st = _store(store)
+    st = store
     st.upsert([record])
     st.set_cache_state(record.id, cached=True, cache_path=str(folder), cache_size_bytes=size)
     return st.get(record.id) or record

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import licenses, platforms
+from . import licenses, platforms, settings
 from .errors import UsageError
 from .records import ModelRecord, human_bytes, human_count
 
@@ -493,28 +493,29 @@ def compare_records(records: Sequence[ModelRecord]) -> Comparison:
     return Comparison(recs, tuple(rows), origins)
 
 
-def compare(model_ids: Sequence[str], *, store: Store | str | None = None,
+def compare(model_ids: Sequence[str], *, store: Store,
             offline: bool | None = None) -> Comparison:
     """Compare models side by side, from the registry (asking a hub on a miss when online).
 
     Args:
         model_ids: IDs in any accepted form; duplicates (and aliases of one model) count once.
-        store: the registry (default: settings').
-        offline: never ask a hub; a model missing from the registry is then an error.
+        store: the registry (:func:`ptmhub.api.compare` opens it from a URL, path or the settings).
+        offline: never ask a hub; a model missing from the registry is then an error (default:
+            the settings' offline mode).
 
     Raises:
         UsageError: no IDs.
         InvalidIdError: an ID cannot be parsed.
         NotInRegistryError: offline and a model is not in the registry.
     """
-    from . import api
+    from . import models
     from .ids import parse
 
     if not model_ids:
         raise UsageError("nothing to compare", hint="give one or more model IDs")
     ids = [parse(m) for m in model_ids]  # every ID checked before any lookup
-    st = api.get_store(store)
-    return compare_records([api.show(m, store=st, offline=offline) for m in ids])
+    off = settings.get().offline if offline is None else offline
+    return compare_records([models.show(m, store=store, offline=off) for m in ids])
 
 
 # -- cross-hub equivalents ---------------------------------------------------------------------------
@@ -627,7 +628,7 @@ def _evidence_rank(arch: Architecture) -> int:
     return 2
 
 
-def same_as(model_id: str, *, store: Store | str | None = None, offline: bool | None = None,
+def same_as(model_id: str, *, store: Store, offline: bool | None = None,
             tolerance: float = 0.1, limit: int = 20) -> SameAs:
     """Find the same architecture as ``model_id`` on the other hubs, and compare the best of each.
 
@@ -642,12 +643,13 @@ def same_as(model_id: str, *, store: Store | str | None = None, offline: bool | 
         UsageError: a tolerance outside [0, 1), or no architecture can be read from the target.
         NotInRegistryError: offline and the target is not in the registry.
     """
-    from . import api
+    from . import models
+    from .ids import parse
 
     if not 0 <= tolerance < 1:
         raise UsageError(f"tolerance {tolerance} is outside [0, 1)", hint="e.g. 0.1 for 10%")
-    st = api.get_store(store)
-    target = api.show(model_id, store=st, offline=offline)
+    st = store
+    target = models.show(parse(model_id), store=st, offline=settings.get().offline if offline is None else offline)
     arch = architecture_of(target)
     if arch is None:
         raise UsageError(f"cannot tell the architecture of {target.id}", hint="compare it by ID instead")

@@ -18,13 +18,13 @@ def safetensors_parameters(folder: Path) -> int | None:
     """Total parameters over every ``*.safetensors`` file in ``folder`` (top level), or None.
 
     Each header goes through the one safetensors header parser
-    (:func:`ptmhub.hubs.safetensors_remote.parse_header`), the same as remote headers.
+    (:func:`ptmhub.safetensors_count.parse_header`), the same as remote headers.
 
     Raises:
         MalformedResponseError: a header that is not a valid safetensors header, or a total
             beyond what the registry can store (2**63 - 1).
     """
-    from .hubs import safetensors_remote as st
+    from . import safetensors_count as st
 
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files:

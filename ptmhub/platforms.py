@@ -308,16 +308,14 @@ def shown_url(url: str) -> str:
     return url
 
 
-def matrix(*, store: Store | str | None = None, live: bool = True) -> PlatformMatrix:
-    """The platform matrix; with ``live`` the supported rows carry the registry's figures."""
+def matrix(*, store: Store | None = None, live: bool = True) -> PlatformMatrix:
+    """The platform matrix; with ``live`` and a ``store`` the supported rows carry that
+    registry's figures (:func:`ptmhub.api.platform_matrix` opens the default one)."""
     stats: dict[str, dict[str, Any]] = {}
     database = None
-    if live:
-        from .api import get_store
-
-        st = get_store(store)
-        stats = {row["platform"]: row for row in st.stats()}
-        database = shown_url(st.url)
+    if live and store is not None:
+        stats = {row["platform"]: row for row in store.stats()}
+        database = shown_url(store.url)
     rows = []
     for f in FACTS:
         if not f.supported:

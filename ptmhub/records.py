@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelRecord", "PARAMETER_SOURCES", "FIELDS", "human_count", "human_bytes"]
+__all__ = ["ModelRecord", "PARAMETER_SOURCES", "FIELDS", "SUMMARY_MAX", "human_count", "human_bytes", "summarize"]
 
 #: Where a parameter count may come from (``parameters_source``).
 PARAMETER_SOURCES = (
@@ -138,3 +139,27 @@ def human_bytes(n: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"
+
+
+# -- summaries: a record's one-line description, from any hub's long text -------------------------
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'`])")
+_ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "approx.", "Fig.", "No.", "cf.")
+SUMMARY_MAX = 300
+
+
+def summarize(description: str) -> str | None:
+    """The description's first sentence, markdown links reduced to their text, at most
+    :data:`SUMMARY_MAX` characters."""
+    text = _MD_LINK.sub(r"\1", description).replace("`", "").strip()
+    text = " ".join(text.split())
+    if not text:
+        return None
+    masked = text
+    for abbr in _ABBREVIATIONS:
+        masked = masked.replace(abbr, abbr.replace(".", "\0"))
+    m = _SENTENCE_END.search(masked)
+    sentence = text[: m.start()] if m else text
+    if len(sentence) > SUMMARY_MAX:
+        sentence = sentence[: SUMMARY_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return sentence

@@ -4,7 +4,6 @@ age and size, add local folders, and survive a pull killed mid-transfer."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os

@@ -28,7 +28,8 @@ from ptmhub.errors import (
     RateLimitedError,
     UsageError,
 )
-from ptmhub.hubs.base import backend_for, sync_source
+from ptmhub.catalogs import sync_source
+from ptmhub.hubs.base import backend_for
 from ptmhub.hubs.huggingface import HuggingFaceBackend, record_from_info, select_pull_files, sync
 from ptmhub.ids import parse
 

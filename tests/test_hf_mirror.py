@@ -6,7 +6,6 @@ weightless repo, a bad commit hash, 5xx and 404 files)."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import torch

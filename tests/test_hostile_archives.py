@@ -12,9 +12,7 @@ folder, and no other exception (a traceback at the CLI) escapes.
 from __future__ import annotations
 
 import bz2
-import io
 import lzma
-import os
 import random
 import stat
 import tarfile

@@ -23,7 +23,7 @@ from hypothesis import strategies as hs
 
 from ptmhub import settings as ptm_settings
 from ptmhub.errors import PtmhubError
-from ptmhub.hubs import safetensors_remote as st
+from ptmhub import safetensors_count as st
 from ptmhub.localmodel import safetensors_parameters
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,6 @@ whole API call (TF Hub resolve, which uses that layer)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time

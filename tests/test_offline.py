@@ -287,7 +287,7 @@ def test_torchvision_checkpoint_in_torch_home_loads_offline(no_sockets):
     ckpt = settings.get().torch_home / "hub" / "checkpoints" / Path(weights.url).name
     ckpt.parent.mkdir(parents=True)
     torch.save(model.state_dict(), ckpt)
-    assert cache.scan().registered == ["torchhub:pytorch/vision/squeezenet1_1"]
+    assert cache.scan(store=api.get_store()).registered == ["torchhub:pytorch/vision/squeezenet1_1"]
     with no_sockets():
         loaded = api.load("torchhub:pytorch/vision/squeezenet1_1", offline=True)
     assert torch.equal(loaded.model.features[0].weight, model.features[0].weight)
@@ -419,16 +419,16 @@ def test_tfhub_pull_then_offline_load_and_verify(routes, tiny_saved_model, monke
         loaded = api.load("tfhub:acme/tiny/1", offline=True)
         assert loaded.model(tf.ones([2, 3])).shape == (2, 4)
     # the scan finds it where tensorflow_hub keeps it, named by its descriptor
-    report = cache.scan()
+    report = cache.scan(store=api.get_store())
     assert report.updated == ["tfhub:acme/tiny/1"] and report.problems == []
-    [check] = cache.verify("tfhub:acme/tiny/1")
+    [check] = cache.verify("tfhub:acme/tiny/1", store=api.get_store())
     assert check.ok and "publishes no hash" in check.note
     assert {c.name: c.status for c in check.checks}["saved_model.pb"] == "unverifiable"
     data = next(Path(result.path, "variables").glob("variables.data-*"))
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     data.write_bytes(bytes(raw))
-    [check] = cache.verify("tfhub:acme/tiny/1")
+    [check] = cache.verify("tfhub:acme/tiny/1", store=api.get_store())
     assert not check.ok and {c.method for c in check.checks if c.status == "mismatch"} == {"crc32c"}
     assert "Checksum" in next(c.actual for c in check.checks if c.status == "mismatch")
 
@@ -440,7 +440,7 @@ def test_kaggle_cache_found_by_scan_then_loaded_offline(tiny_saved_model, no_soc
     variation = settings.get().kagglehub_cache / "models" / "acme" / "tiny" / "tensorFlow2" / "default"
     shutil.copytree(tiny_saved_model, variation / "3")
     (variation / "3.complete").touch()  # kagglehub's completion marker
-    report = cache.scan()
+    report = cache.scan(store=api.get_store())
     assert report.registered == ["kaggle:acme/tiny/tensorFlow2/default/3"]
     record = api.get_store().get("kaggle:acme/tiny/tensorFlow2/default/3")
     assert (record.parameters, record.parameters_source, record.framework) == (16, "saved-model", "tensorflow")

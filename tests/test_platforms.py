@@ -65,7 +65,7 @@ def test_facts_lookup():
 
 def test_tfhub_license_share_stated_matches_the_real_catalog(shared, sqlite_store):
     """The TF Hub row says how many catalog docs carry a license; check it against the catalog."""
-    from ptmhub.hubs.base import sync_source
+    from ptmhub.catalogs import sync_source
 
     sync_source("tfhub")(sqlite_store, source=str(shared("catalogs", "tfhub.dev")))
     row = next(r for r in sqlite_store.stats() if r["platform"] == "tfhub")

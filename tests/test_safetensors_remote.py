@@ -13,7 +13,7 @@ from hf_server import FakeHub, Reply, hf_hub  # noqa: F401  (fixture)
 from safetensors.torch import save, save_file
 
 from ptmhub.errors import LimitExceededError, MalformedResponseError, ModelNotFoundError
-from ptmhub.hubs import safetensors_remote as st
+from ptmhub import safetensors_count as st
 
 MB = 1024 * 1024
 

@@ -99,10 +99,12 @@ def test_malformed_docs(text, problem):
 
 
 def test_summary_is_first_sentence():
-    assert catalog.summarize("Image classifier (e.g. cats). Trained on [ImageNet](https://x). More.") == \
+    from ptmhub.records import SUMMARY_MAX, summarize
+
+    assert summarize("Image classifier (e.g. cats). Trained on [ImageNet](https://x). More.") == \
         "Image classifier (e.g. cats)."
-    assert catalog.summarize("Version 1.0 of the model, no full stop") == "Version 1.0 of the model, no full stop"
-    assert len(catalog.summarize("word " * 200)) <= catalog.SUMMARY_MAX
+    assert summarize("Version 1.0 of the model, no full stop") == "Version 1.0 of the model, no full stop"
+    assert len(summarize("word " * 200)) <= SUMMARY_MAX
 
 
 # -- the real catalog -------------------------------------------------------------------------

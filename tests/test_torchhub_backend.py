@@ -17,7 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ptmhub import settings  # noqa: E402
+from ptmhub import models, settings  # noqa: E402
 from ptmhub.errors import (  # noqa: E402
     IntegrityError,
     LimitExceededError,
@@ -31,6 +31,7 @@ from ptmhub.errors import (  # noqa: E402
 )
 from ptmhub.hubs import torchhub as th  # noqa: E402
 from ptmhub.hubs.torchhub import TorchHubBackend, list_entrypoints  # noqa: E402
+from ptmhub.ids import parse  # noqa: E402
 
 NET_PY = '''
 import torch.nn as nn
@@ -234,9 +235,29 @@ def hub() -> Path:
     return th.hub_dir()
 
 
+class _AsServicesCallIt:
+    """The backend called the way ptmhub.models calls it: each call gets a context read from
+    the registry by ``models.context_for`` (the model's record, the trust list)."""
+
+    def __init__(self, store):
+        self.backend, self.store = TorchHubBackend(), store
+
+    def _context(self, model_id, trust=False):
+        return models.context_for(parse(model_id), self.store, trust=trust)
+
+    def resolve(self, model_id, *, trust=False):
+        return self.backend.resolve(model_id, context=self._context(model_id, trust))
+
+    def pull(self, model_id, *, trust=False, **kwargs):
+        return self.backend.pull(model_id, context=self._context(model_id, trust), **kwargs)
+
+    def load(self, model_id, record=None, *, trust=False, **kwargs):
+        return self.backend.load(model_id, record, context=self._context(model_id, trust), **kwargs)
+
+
 @pytest.fixture
 def backend(sqlite_store):
-    return TorchHubBackend(store=sqlite_store)
+    return _AsServicesCallIt(sqlite_store)
 
 
 @pytest.fixture
@@ -252,22 +273,22 @@ def no_network(monkeypatch):
 
 # -- trust ------------------------------------------------------------------------------------------
 def test_trust_list(sqlite_store):
-    assert th.trust_status("acme", "tiny", store=sqlite_store) is None
+    assert th.trust_status("acme", "tiny", entries=sqlite_store.trusted()) is None
     assert th.trust_add("Acme/Tiny", store=sqlite_store) == "acme/tiny"
-    assert th.trust_status("acme", "tiny", store=sqlite_store) == "registry"
-    assert th.trust_status("ACME", "TINY", store=sqlite_store) == "registry"  # GitHub names ignore case
+    assert th.trust_status("acme", "tiny", entries=sqlite_store.trusted()) == "registry"
+    assert th.trust_status("ACME", "TINY", entries=sqlite_store.trusted()) == "registry"  # GitHub names ignore case
     assert th.trust_add("other/*", store=sqlite_store) == "other/*"
-    assert th.trust_status("other", "anything", store=sqlite_store) == "registry (owner)"
+    assert th.trust_status("other", "anything", entries=sqlite_store.trusted()) == "registry (owner)"
     # torch.hub's own trusted owners, read from torch/hub.py
     assert "pytorch" in torch.hub._TRUSTED_REPO_OWNERS
-    assert th.trust_status("pytorch", "vision", store=sqlite_store) == "torch.hub trusted owner"
-    assert th.trust_status("facebookresearch", "dinov2", store=sqlite_store) == "torch.hub trusted owner"
-    assert th.trust_status("evil", "repo", trust=True, store=sqlite_store) == "--trust"
+    assert th.trust_status("pytorch", "vision", entries=sqlite_store.trusted()) == "torch.hub trusted owner"
+    assert th.trust_status("facebookresearch", "dinov2", entries=sqlite_store.trusted()) == "torch.hub trusted owner"
+    assert th.trust_status("evil", "repo", trust=True, entries=sqlite_store.trusted()) == "--trust"
     rows = th.trusted_repos(store=sqlite_store)
     assert {"repo": "acme/tiny", "source": "registry"} in rows
     assert {"repo": "pytorch/*", "source": "torch.hub trusted owner"} in rows
     assert th.trust_remove("acme/tiny", store=sqlite_store) is True
-    assert th.trust_status("acme", "tiny", store=sqlite_store) is None
+    assert th.trust_status("acme", "tiny", entries=sqlite_store.trusted()) is None
     assert th.trust_remove("acme/tiny", store=sqlite_store) is False
     for bad in ("acme", "a/b/c", "../x", "acme/*/x"):
         with pytest.raises(UsageError):
@@ -277,7 +298,7 @@ def test_trust_list(sqlite_store):
 def test_torch_hub_trusted_list_is_honoured_and_cleaned(sqlite_store):
     (hub()).mkdir(parents=True, exist_ok=True)
     (hub() / "trusted_list").write_text("acme_tiny\n")
-    assert th.trust_status("acme", "tiny", store=sqlite_store) == "torch.hub trusted_list"
+    assert th.trust_status("acme", "tiny", entries=sqlite_store.trusted()) == "torch.hub trusted_list"
     assert {"repo": "acme_tiny", "source": "torch.hub trusted_list"} in th.trusted_repos(store=sqlite_store)
     assert th.trust_remove("acme/tiny", store=sqlite_store) is True
     assert (hub() / "trusted_list").read_text() == ""
@@ -290,7 +311,7 @@ def test_untrusted_repo_runs_no_code(github, backend, sqlite_store):
     assert rec.summary == "Looks harmless." and rec.extra["entrypoints"] == ["model"]
     assert rec.parameters is None and "not trusted" in rec.parameters_note
     assert rec.extra["listing"] == "ast" and "trusted" not in rec.extra
-    assert list_entrypoints("evil/repo", store=sqlite_store) == [
+    assert list_entrypoints("evil/repo", trusted=sqlite_store.trusted()) == [
         {"name": "model", "doc": "Looks harmless.", "kind": "function", "source": "ast"}]
     for call in (lambda: backend.load("torchhub:evil/repo/model"),
                  lambda: backend.pull("torchhub:evil/repo/model")):
@@ -323,7 +344,7 @@ def test_an_entrypoint_that_is_not_there(github, backend):
 
 # -- the trusted repository ------------------------------------------------------------------------
 def test_static_listing_matches_torch_hub_list(github, sqlite_store, no_network_after_fetch):
-    static = list_entrypoints("acme/tiny", store=sqlite_store)
+    static = list_entrypoints("acme/tiny", trusted=sqlite_store.trusted())
     assert [e["name"] for e in static] == ["TinyNet", "tinynet", "tinynet_badhash", "tools"]
     by_name = {e["name"]: e for e in static}
     assert by_name["tinynet"]["doc"].startswith("A tiny two-layer network.\n\nArgs:")
@@ -331,7 +352,7 @@ def test_static_listing_matches_torch_hub_list(github, sqlite_store, no_network_
     assert by_name["TinyNet"]["kind"] == "class"
     info = th.read_hubconf(settings.get().home / "torchhub" / "untrusted" / "acme_tiny_main")
     assert info.dependencies == ["torch"] and info.missing_dependencies() == [] and not info.dynamic
-    imported = list_entrypoints("acme/tiny:main", trust=True, store=sqlite_store)
+    imported = list_entrypoints("acme/tiny:main", trust=True, trusted=sqlite_store.trusted())
     assert [e["source"] for e in imported] == ["hubconf"] * 4
     assert [(e["name"], e["doc"]) for e in imported] == [(e["name"], e["doc"]) for e in static]
     no_network_after_fetch()
@@ -371,6 +392,21 @@ def test_trusted_resolve_counts_on_the_meta_device(github, backend, sqlite_store
     assert tools.parameters is None and "neither pretrained= nor weights=" in tools.parameters_note
     with pytest.raises(ModelNotFoundError, match="no entrypoint '_helper'"):
         backend.resolve("torchhub:acme/tiny/_helper")
+
+
+def test_the_api_uses_the_trust_list_of_the_store_it_is_given(github, sqlite_store):
+    """api.resolve/pull/load(..., store=X) read the trust list of the default registry, not X's."""
+    from ptmhub import api
+
+    th.trust_add("acme/tiny", store=sqlite_store)
+    assert api.get_store().url != sqlite_store.url and api.get_store().trusted() == []
+    with pytest.raises(UntrustedRepoError):
+        api.pull("torchhub:acme/tiny/tinynet")  # the default registry trusts nothing
+    rec = api.resolve("torchhub:acme/tiny/tinynet", store=sqlite_store)
+    assert rec.extra["trusted"] == "registry" and rec.parameters == 58
+    assert api.pull("torchhub:acme/tiny/tinynet", store=sqlite_store).record.cached
+    assert type(api.load("torchhub:acme/tiny/tinynet", store=sqlite_store).model).__name__ == "TinyNet"
+    assert api.get_store().get("torchhub:acme/tiny/tinynet") is None  # nothing went to the default one
 
 
 def test_explicit_ref_and_trust_flag(github, backend):
@@ -534,21 +570,21 @@ def {entry}(pretrained=False):
 
 def test_trusting_a_slash_b_c_does_not_trust_a_b_slash_c(sqlite_store):
     th.trust_add("a/b_c", store=sqlite_store)
-    assert th.trust_status("a", "b_c", store=sqlite_store) == "registry"
-    assert th.trust_status("a_b", "c", store=sqlite_store) is None
+    assert th.trust_status("a", "b_c", entries=sqlite_store.trusted()) == "registry"
+    assert th.trust_status("a_b", "c", entries=sqlite_store.trusted()) is None
     # torch.hub's trusted_list holds OWNER_REPO: the line a_b_c is a/b_c's (GitHub owners have no '_')
     hub().mkdir(parents=True, exist_ok=True)
     (hub() / "trusted_list").write_text("a_b_c\n")
     th.trust_remove("a/b_c", store=sqlite_store)
     (hub() / "trusted_list").write_text("a_b_c\n")
-    assert th.trust_status("a", "b_c", store=sqlite_store) == "torch.hub trusted_list"
-    assert th.trust_status("a_b", "c", store=sqlite_store) is None
+    assert th.trust_status("a", "b_c", entries=sqlite_store.trusted()) == "torch.hub trusted_list"
+    assert th.trust_status("a_b", "c", entries=sqlite_store.trusted()) is None
     # trusting a_b/c never writes (nor removes) the line that reads as a/b_c
     th._write_torch_trusted("x_y", "z")
     assert (hub() / "trusted_list").read_text() == "a_b_c\n"
     assert th.trust_remove("a_b/c", store=sqlite_store) is False
     assert (hub() / "trusted_list").read_text() == "a_b_c\n"
-    assert th.trust_status("x", "y_z", store=sqlite_store) is None
+    assert th.trust_status("x", "y_z", entries=sqlite_store.trusted()) is None
 
 
 def test_two_repositories_with_one_torch_hub_folder_name(github, backend, sqlite_store, tmp_path):
@@ -563,7 +599,7 @@ def test_two_repositories_with_one_torch_hub_folder_name(github, backend, sqlite
                                                                  "commit": "0123abc"}
     ran.unlink()
     for call in (lambda: backend.resolve("torchhub:a_b/c/y"), lambda: backend.load("torchhub:a_b/c/y"),
-                 lambda: backend.pull("torchhub:a_b/c/y"), lambda: list_entrypoints("a_b/c", store=sqlite_store)):
+                 lambda: backend.pull("torchhub:a_b/c/y"), lambda: list_entrypoints("a_b/c", trusted=sqlite_store.trusted())):
         with pytest.raises(UsageError) as info:
             call()
         message = str(info.value)
@@ -576,9 +612,9 @@ def test_two_repositories_with_one_torch_hub_folder_name(github, backend, sqlite
     th.trust_remove("a_b/c", store=sqlite_store)
     github.gh.add_repo("p", "q_r", {"hubconf.py": "def one():\n    'P.'\n"})
     github.gh.add_repo("p_q", "r", {"hubconf.py": "def two():\n    'PQ.'\n"})
-    assert [e["name"] for e in list_entrypoints("p/q_r", store=sqlite_store)] == ["one"]
+    assert [e["name"] for e in list_entrypoints("p/q_r", trusted=sqlite_store.trusted())] == ["one"]
     with pytest.raises(UsageError, match="p_q_r_main holds p/q_r@main, not p_q/r@main"):
-        list_entrypoints("p_q/r", store=sqlite_store)
+        list_entrypoints("p_q/r", trusted=sqlite_store.trusted())
 
 
 def test_a_folder_torch_hub_made_itself_is_used_as_torch_hub_uses_it(backend, sqlite_store, no_network):
@@ -587,7 +623,7 @@ def test_a_folder_torch_hub_made_itself_is_used_as_torch_hub_uses_it(backend, sq
     folder.mkdir(parents=True)
     (folder / "hubconf.py").write_text("def made_by_torch(pretrained=False):\n    'From torch.hub.'\n")
     th.trust_add("acme/tiny", store=sqlite_store)
-    assert [e["name"] for e in list_entrypoints("acme/tiny:main", store=sqlite_store)] == ["made_by_torch"]
+    assert [e["name"] for e in list_entrypoints("acme/tiny:main", trusted=sqlite_store.trusted())] == ["made_by_torch"]
 
 
 def fork_setup(github) -> str:
@@ -604,7 +640,7 @@ def test_a_ref_that_is_a_forks_commit_is_refused_before_download(github, backend
     for call in (lambda: backend.resolve(f"torchhub:acme/tiny:{fork_commit}/tinynet"),
                  lambda: backend.pull(f"torchhub:acme/tiny:{fork_commit}/tinynet"),
                  lambda: backend.load(f"torchhub:acme/tiny:{fork_commit}/tinynet"),
-                 lambda: list_entrypoints(f"acme/tiny:{fork_commit}", store=sqlite_store)):
+                 lambda: list_entrypoints(f"acme/tiny:{fork_commit}", trusted=sqlite_store.trusted())):
         with pytest.raises(UntrustedRepoError) as info:
             call()
         message = str(info.value)

@@ -9,9 +9,12 @@ pytest.importorskip("timm")
 
 from torchvision.models import get_model_weights, list_models  # noqa: E402
 
-from ptmhub.catalogs import pytorch_hub, timm as timm_catalog, torchvision as tv  # noqa: E402
+from ptmhub.catalogs import pytorch_hub, timm as timm_catalog  # noqa: E402
+from ptmhub.hubs import torchvision as tv  # noqa: E402
 from ptmhub.errors import ModelNotFoundError  # noqa: E402
+from ptmhub import models  # noqa: E402
 from ptmhub.hubs.torchhub import TorchHubBackend  # noqa: E402
+from ptmhub.ids import parse  # noqa: E402
 
 
 @pytest.fixture
@@ -122,13 +125,13 @@ def test_every_weights_variant_meta_count_equals_num_params():
 
 
 def test_backend_resolve_compares_meta_device_with_catalog(sqlite_store):
-    rec = TorchHubBackend(store=sqlite_store).resolve("torchhub:pytorch/vision/resnet50#IMAGENET1K_V1")
+    rec = TorchHubBackend().resolve("torchhub:pytorch/vision/resnet50#IMAGENET1K_V1")
     assert rec.id == "torchhub:pytorch/vision/resnet50"
     assert rec.parameters == 25_557_032 and rec.parameters_source == "catalog"
     assert rec.extra["meta_device_parameters"] == 25_557_032
     assert rec.parameters_note.endswith("the meta-device count equals it")
     with pytest.raises(ModelNotFoundError, match="no weights"):
-        TorchHubBackend(store=sqlite_store).resolve("torchhub:pytorch/vision/resnet50#IMAGENET9K")
+        TorchHubBackend().resolve("torchhub:pytorch/vision/resnet50#IMAGENET9K")
 
 
 def test_torchvision_and_the_hub_docs_merge(tv_store, shared):
@@ -196,6 +199,6 @@ def test_timm_resync_is_idempotent(timm_store):
 
 def test_resolve_keeps_what_the_catalogs_recorded(sqlite_store, shared):
     pytorch_hub.sync(sqlite_store, source=str(shared("catalogs", "pytorch-hub")))
-    rec = TorchHubBackend(store=sqlite_store).resolve("torchhub:pytorch/vision/resnet18")
+    rec = models.resolve(parse("torchhub:pytorch/vision/resnet18"), store=sqlite_store)  # the store combines
     assert rec.extra["title"] == "ResNet" and rec.extra["meta_device_parameters"] == 11_689_512
     assert rec.tags == ("vision", "scriptable", "classification")

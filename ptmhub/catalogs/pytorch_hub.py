@@ -28,7 +28,7 @@ import re
 import tarfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from ..records import ModelRecord
 if TYPE_CHECKING:
     from ..registry.store import Store
 
-__all__ = ["HubCall", "HubDoc", "parse_doc", "iter_docs", "records_for", "sync", "merge_with_stored",
+__all__ = ["HubCall", "HubDoc", "parse_doc", "iter_docs", "records_for", "sync",
            "SOURCE_NAME"]
 
 SOURCE_NAME = "torchhub"
@@ -407,23 +407,6 @@ def iter_docs(source: str | Path) -> Iterator[tuple[str, str]]:
     yield from _iter_archive(path.read_bytes(), text)
 
 
-# -- merging with what the registry already knows -------------------------------------------------
-def merge_with_stored(store: Store, records: Iterable[ModelRecord]) -> list[ModelRecord]:
-    """Records whose ``extra`` and ``tags`` are merged with the stored record's (the store
-    replaces those fields whole, and two catalogs describe the same torchvision entrypoint)."""
-    records = list(records)
-    stored = store.get_many([r.id for r in records]) if records else {}
-    out = []
-    for record in records:
-        old = stored.get(record.id)
-        if old is not None and old.id == record.id:
-            extra = {**dict(old.extra or {}), **dict(record.extra or {})}
-            tags = tuple(dict.fromkeys(tuple(old.tags) + tuple(record.tags)))
-            record = record.replace(extra=extra, tags=tags)
-        out.append(record)
-    return out
-
-
 def _merge_same(a: ModelRecord, b: ModelRecord) -> ModelRecord:
     """Two docs calling the same entrypoint (NVIDIA's utils): keep the first, remember both."""
     docs = list(a.extra.get("docs") or [a.extra.get("doc")])
@@ -471,8 +454,7 @@ def sync(store: Store, *, source: str | Path | None = None,
         for rec in recs:
             repos.add(rec.id.rsplit("/", 1)[0].lower())
             records[rec.id] = _merge_same(records[rec.id], rec) if rec.id in records else rec
-    merged = merge_with_stored(store, records.values())
-    report.records = store.upsert(merged)
+    report.records = store.upsert(records.values(), combine=True)
     if progress is not None and report.records:
         progress(report.records)
     report.counts = {"docs": docs, "entrypoints": len(records), "repositories": len(repos)}

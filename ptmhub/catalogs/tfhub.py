@@ -30,7 +30,8 @@ from .. import licenses
 from ..errors import CatalogError, InvalidIdError, UsageError
 from ..hubs.base import SyncReport
 from ..ids import parse as parse_id
-from ..records import ModelRecord
+from ..records import ModelRecord, summarize
+from ..vocab import TASK_TO_PIPELINE
 
 if TYPE_CHECKING:
     from ..registry.store import Store
@@ -62,28 +63,6 @@ VOCABULARY_FILES = {
     "interactive-visualizer": "interactive_visualizer.yaml",
 }
 
-#: TF Hub task ids with an exact Hugging Face pipeline-tag equivalent. ``record.task`` takes the
-#: pipeline tag so that one ``--task`` finds models on every hub; the TF Hub ids stay in
-#: ``extra["metadata"]["task"]`` and in ``tags``. Ids without an equivalent are kept as they are.
-TASK_TO_PIPELINE = {
-    "image-classification": "image-classification",
-    "image-classifier": "image-classification",
-    "image-classification-logits": "image-classification",
-    "image-feature-vector": "image-feature-extraction",
-    "image-object-detection": "object-detection",
-    "image-segmentation": "image-segmentation",
-    "image-depth-estimation": "depth-estimation",
-    "image-pose-detection": "keypoint-detection",
-    "text-embedding": "feature-extraction",
-    "text-classification": "text-classification",
-    "text-generation": "text-generation",
-    "text-question-answering": "question-answering",
-    "audio-stt": "automatic-speech-recognition",
-    "audio-speech-synthesis": "text-to-speech",
-    "audio-event-classification": "audio-classification",
-    "audio-command-detection": "audio-classification",
-    "video-classification": "video-classification",
-}
 
 # -- the grammar (tools/validator.py of tensorflow/tfhub.dev) ---------------------------------
 _PUBLISHER = r"[a-z\d-]+"
@@ -99,10 +78,6 @@ _METADATA = re.compile(r"^<!--(?P<key>[\w\s-]+):(?P<value>.+)-->\s*$")
 # tfhub.dev model page URLs inside a collection's text (the validator's own pattern)
 _MODEL_URL = re.compile(
     rf"https://tfhub\.dev/(?P<publisher>{_PUBLISHER})/(?:(?P<prefix>tfjs|lite|coral)-model/)?(?P<name>{_NAME})")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'`])")
-_ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "approx.", "Fig.", "No.", "cf.")
-SUMMARY_MAX = 300
 
 
 @dataclass(frozen=True)
@@ -317,22 +292,6 @@ def load_vocabularies(root: str | os.PathLike[str]) -> Vocabularies:
 
 
 # -- docs -> records --------------------------------------------------------------------------
-def summarize(description: str) -> str | None:
-    """The description's first sentence, markdown links reduced to their text, at most
-    :data:`SUMMARY_MAX` characters."""
-    text = _MD_LINK.sub(r"\1", description).replace("`", "").strip()
-    text = " ".join(text.split())
-    if not text:
-        return None
-    masked = text
-    for abbr in _ABBREVIATIONS:
-        masked = masked.replace(abbr, abbr.replace(".", "\0"))
-    m = _SENTENCE_END.search(masked)
-    sentence = text[: m.start()] if m else text
-    if len(sentence) > SUMMARY_MAX:
-        sentence = sentence[: SUMMARY_MAX - 1].rsplit(" ", 1)[0] + "…"
-    return sentence
-
 
 def _bool(value: str | None) -> bool | None:
     if value is None:

@@ -118,8 +118,6 @@ def records(report: SyncReport | None = None,
 
 def sync(store: Store, *, progress: Callable[[int], None] | None = None) -> SyncReport:
     """Record every pretrained cfg under its ``hf:`` id (idempotent)."""
-    from .pytorch_hub import merge_with_stored
-
     start = time.perf_counter()
     report = SyncReport(source=SOURCE_NAME)
     recs = records(report)
@@ -128,8 +126,8 @@ def sync(store: Store, *, progress: Callable[[int], None] | None = None) -> Sync
         set_total(len(recs))
     written = 0
     for i in range(0, len(recs), 500):
-        batch = merge_with_stored(store, recs[i:i + 500])
-        written += store.upsert(batch)
+        batch = recs[i:i + 500]
+        written += store.upsert(batch, combine=True)
         if progress is not None:
             progress(len(batch))
     report.records = written

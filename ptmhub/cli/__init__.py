@@ -28,7 +28,7 @@ def _set_offline(ctx: click.Context, _param: click.Parameter, value: bool) -> bo
     if value:
         from .. import offline
 
-        offline.enable(True)  # settings, the native variables and the libraries' flags at once
+        offline.apply(True)  # the one entrance: settings, the native variables and the libraries' flags at once
     return value
 
 

@@ -35,9 +35,9 @@ def cache_group() -> None:
 def cache_scan(caches: tuple[str, ...], as_json: bool) -> None:
     """Find the models other tools (or ptmhub) downloaded, register them with what their files tell,
     and report incomplete downloads and foreign files."""
-    from .. import cache
+    from .. import api, cache
 
-    report = cache.scan(caches=caches or None)
+    report = cache.scan(caches=caches or None, store=api.get_store())
     if as_json:
         echo_json(report.to_dict())
         return
@@ -62,9 +62,9 @@ def cache_scan(caches: tuple[str, ...], as_json: bool) -> None:
 @json_option
 def cache_ls(as_json: bool) -> None:
     """List cached models with their size and last use (largest first)."""
-    from .. import cache
+    from .. import api, cache
 
-    rows, inv = cache.ls()
+    rows, inv = cache.ls(store=api.get_store())
     if as_json:
         echo_json({"models": rows, "problems": [p.to_dict() for p in inv.problems]})
         return
@@ -85,10 +85,10 @@ def cache_ls(as_json: bool) -> None:
 @json_option
 def cache_verify(model_id: str | None, as_json: bool) -> None:
     """Check cached files against the hashes their hub published (exit code 7 on a mismatch)."""
-    from .. import cache
+    from .. import api, cache
     from ..errors import IntegrityError
 
-    reports = cache.verify(model_id)
+    reports = cache.verify(model_id, store=api.get_store())
     if as_json:
         echo_json([r.to_dict() for r in reports])
     else:
@@ -114,9 +114,9 @@ def cache_verify(model_id: str | None, as_json: bool) -> None:
 @json_option
 def cache_rm(model_id: str, dry_run: bool, as_json: bool) -> None:
     """Remove a model from its native cache (the registry keeps its metadata)."""
-    from .. import cache
+    from .. import api, cache
 
-    removals = cache.rm(model_id, dry_run=dry_run)
+    removals = cache.rm(model_id, dry_run=dry_run, store=api.get_store())
     if as_json:
         echo_json([r.to_dict() for r in removals])
         return
@@ -138,9 +138,10 @@ def cache_rm(model_id: str, dry_run: bool, as_json: bool) -> None:
 def cache_prune(older_than: float | None, max_size: str | None, incomplete: bool, dry_run: bool,
                 as_json: bool) -> None:
     """Free space: remove models by age (last use) and/or down to a total size budget."""
-    from .. import cache
+    from .. import api, cache
 
-    report = cache.prune(older_than_days=older_than, max_size=max_size, incomplete=incomplete, dry_run=dry_run)
+    report = cache.prune(older_than_days=older_than, max_size=max_size, incomplete=incomplete, dry_run=dry_run,
+                         store=api.get_store())
     if as_json:
         echo_json(report.to_dict())
         return

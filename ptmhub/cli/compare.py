@@ -117,7 +117,6 @@ def compare(model_ids, same_as_id, tolerance, limit, no_sources, as_json, as_csv
     """Compare models side by side: task, parameters, license and commercial use, framework,
     format, sizes, popularity, version, cache state, and where each value came from."""
     from .. import api
-    from .. import comparison as cmp
     from ..ids import parse
 
     _one_format(as_json, as_csv, html_path)
@@ -127,7 +126,7 @@ def compare(model_ids, same_as_id, tolerance, limit, no_sources, as_json, as_csv
         raise UsageError("nothing to compare", hint="give model IDs, or --same-as ID")
     same = None
     if same_as_id:
-        same = cmp.same_as(same_as_id, tolerance=tolerance, limit=limit)
+        same = api.same_as(same_as_id, tolerance=tolerance, limit=limit)
         comparison = same.comparison
     else:
         for m in model_ids:
@@ -198,10 +197,10 @@ def print_platforms(matrix: PlatformMatrix) -> None:
 def platforms(as_json, html_path) -> None:
     """The platform matrix: what each hub offers (IDs, versions, metadata, licenses, parameter
     counts, cache, auth, remote code, fine-tuning) and what this registry knows about each."""
-    from .. import platforms as pf
+    from .. import api
 
     _one_format(as_json, False, html_path)
-    matrix = pf.matrix()
+    matrix = api.platform_matrix()
     if as_json:
         echo_json(matrix.to_dict())
     elif html_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import echo_json, json_option, print_record
+from .output import echo_json, json_option
 
 
 trust_option = click.option("--trust", is_flag=True,

@@ -24,7 +24,6 @@ hub's own cache and are never downloaded here: ``ptmhub pull ID`` first.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,25 +91,15 @@ def folder_kind(folder: str | Path) -> str:
     Raises:
         UsageError: none of those.
     """
+    from ..folders import EXPECTED, detect
+
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder")
-    if (folder / "modules.json").is_file() or (folder / "sentence_bert_config.json").is_file():
-        return "sentence-transformers"
-    if (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file():
-        return "tensorflow"
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        config = None
-    if isinstance(config, dict):
-        if config.get("model_type"):
-            return "transformers"
-        if config.get("architecture") and ("pretrained_cfg" in config or "num_classes" in config):
-            return "timm"
-    raise UsageError(f"{folder} holds no model ptmhub can fine-tune",
-                     hint="expected a transformers/timm folder (config.json), a sentence-transformers folder "
-                          "(modules.json) or a TensorFlow SavedModel (saved_model.pb)")
+    found = detect(folder)
+    if not found.loadable:
+        raise UsageError(f"{folder} holds no model ptmhub can fine-tune", hint=EXPECTED)
+    return found.library  # type: ignore[return-value]
 
 
 def _looks_like_path(text: str) -> bool:
@@ -141,7 +130,7 @@ def _object_kind(obj: Any) -> str | None:
 # -- the call ----------------------------------------------------------------------------------
 def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None, strategy: str = "auto",
                       train_size: int | None = None, unfreeze_last: int | None = None,
-                      offline: bool | None = None, store: Store | str | None = None, trust: bool = False,
+                      offline: bool | None = None, store: Store | None = None, trust: bool = False,
                       labels: list[str] | None = None, **framework_kwargs: Any) -> FinetuneBundle:
     """A pretrained model with a new ``num_labels``-way head, frozen by ``strategy``.
 
@@ -156,7 +145,8 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
         train_size: labelled training examples, for ``auto``.
         unfreeze_last: blocks ``partial`` unfreezes (default: a quarter of them, rounded up).
         offline: turn offline mode on for this process (nothing here downloads anyway).
-        store: the registry to read the model's record from (hub IDs only).
+        store: the registry to read the model's record from (hub IDs only; needed for them:
+            :func:`ptmhub.api.load_for_finetune` passes the default one).
         trust: torch.hub only: run the repository's hubconf.py.
         labels: label names in id order (transformers ``id2label``; the head's ``labels``).
         framework_kwargs: passed on: ``from_pretrained`` (transformers), the torch.hub entrypoint,
@@ -175,7 +165,9 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
         raise UsageError(f"unfreeze_last must be zero or more, not {unfreeze_last!r}")
     choose(strategy, train_size=train_size)  # bad arguments fail before anything loads
     if offline:
-        settings.override(offline=True)
+        from ..offline import apply
+
+        apply(True)
     common = {"num_labels": num_labels, "task": task, "strategy": strategy, "train_size": train_size,
               "unfreeze_last": unfreeze_last, "labels": labels}
     from ..hubs.base import Loaded
@@ -277,24 +269,10 @@ def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: s
 
 def _timm_from_folder(folder: Path, **kwargs: Any) -> Any:
     """A timm model from a Hugging Face style folder (config.json + weights), offline."""
-    try:
-        import timm
-    except ImportError:
-        from ..errors import MissingDependencyError
+    from ..folders import read_config
+    from ..loaders import timm_model
 
-        raise MissingDependencyError("timm", "torch", purpose="fine-tuning a timm model") from None
-    config = json.loads((folder / "config.json").read_text())
-    weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()), None)
-    if weights is None:
-        raise NotCachedError(f"{folder} has no model.safetensors or pytorch_model.bin",
-                             hint="pull the model again")
-    pretrained_cfg = dict(config.get("pretrained_cfg") or {})
-    pretrained_cfg.update(file=str(weights), source="file")
-    model_args = dict(config.get("model_args") or {})
-    model_args.update(kwargs)
-    if "num_classes" in config:
-        model_args.setdefault("num_classes", config["num_classes"])
-    return timm.create_model(config["architecture"], pretrained=True, pretrained_cfg=pretrained_cfg, **model_args)
+    return timm_model(folder, read_config(folder), label=str(folder), **kwargs)
 
 
 def _from_object(obj: Any, *, num_labels: int, task: str | None, strategy: str, train_size: int | None,
@@ -341,10 +319,11 @@ def _from_object(obj: Any, *, num_labels: int, task: str | None, strategy: str, 
 
 
 # -- hub IDs -----------------------------------------------------------------------------------
-def _record(mid: ModelId, store: Store | str | None) -> ModelRecord | None:
-    from ..api import get_store
-
-    return get_store(store).get(mid.key)
+def _registry(store: Store | None, mid: ModelId) -> Store:
+    if store is None:
+        raise UsageError(f"fine-tuning {mid} needs the registry: pass store=",
+                         hint="or call ptmhub.load_for_finetune, which opens the default registry")
+    return store
 
 
 def _hf_snapshot(mid: ModelId, record: ModelRecord | None) -> Path:
@@ -367,11 +346,14 @@ def _hf_snapshot(mid: ModelId, record: ModelRecord | None) -> Path:
     return Path(path)
 
 
-def _from_hub(mid: ModelId, *, store: Store | str | None, trust: bool, kwargs: dict[str, Any],
+def _from_hub(mid: ModelId, *, store: Store | None, trust: bool, kwargs: dict[str, Any],
               **common: Any) -> FinetuneBundle:
+    from .. import models
+
     label = str(mid)
+    store = _registry(store, mid)
     if mid.platform == "huggingface":
-        record = _record(mid, store)
+        record = store.get(mid.key)
         if record is not None and record.extra.get("custom_code"):
             raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
                                      hint="load it with transformers yourself if you trust the repository",
@@ -379,22 +361,21 @@ def _from_hub(mid: ModelId, *, store: Store | str | None, trust: bool, kwargs: d
         snapshot = _hf_snapshot(mid, record)
         bundle = _from_folder(snapshot, record=record, label=label, kwargs=kwargs, **common)
         if record is not None:
-            from ..api import get_store
-
             try:
-                get_store(store).touch(record.id)
+                store.touch(record.id)
             except PtmhubError:
                 pass
         return bundle
-    from .. import api
+    from ..offline import apply
 
+    offline = apply(None)  # the mode load_for_finetune set; the native switches made to agree
     if mid.platform in ("tfhub", "kaggle"):
         layer_keys = ("signature", "output_key", "arguments", "tags")
         load_kwargs = {k: kwargs.pop(k) for k in layer_keys if k in kwargs}
-        loaded = api.load(mid, store=store, trainable=False, **({"kind": "layer"} if mid.platform == "tfhub" else {}),
-                          **load_kwargs)
+        loaded = models.load(mid, store=store, offline=offline, trainable=False,
+                             **({"kind": "layer"} if mid.platform == "tfhub" else {}), **load_kwargs)
         return _from_object(loaded.model, preprocess=loaded.preprocess, record=loaded.record, label=label,
                             kwargs=kwargs, **common)
-    loaded = api.load(mid, store=store, trust=trust, **kwargs)
+    loaded = models.load(mid, store=store, offline=offline, trust=trust, **kwargs)
     return _from_object(loaded.model, preprocess=loaded.preprocess, record=loaded.record, label=label,
                         kwargs={}, **common)

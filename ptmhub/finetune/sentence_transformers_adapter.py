@@ -36,7 +36,7 @@ def _st() -> Any:
     try:
         import sentence_transformers
     except ImportError:
-        raise MissingDependencyError("sentence-transformers", "transformers",
+        raise MissingDependencyError("sentence-transformers", "st",
                                      purpose="fine-tuning a sentence-transformers model") from None
     return sentence_transformers
 

@@ -17,9 +17,8 @@ from ..errors import UnknownPlatformError
 if TYPE_CHECKING:
     from ..ids import ModelId
     from ..records import ModelRecord
-    from ..registry.store import Store
 
-__all__ = ["Backend", "SyncReport", "PullResult", "Loaded", "backend_for", "BACKENDS", "SYNC_SOURCES", "sync_source"]
+__all__ = ["Backend", "BackendContext", "SyncReport", "PullResult", "Loaded", "backend_for", "load_target", "BACKENDS"]
 
 
 @dataclass
@@ -56,20 +55,42 @@ class Loaded:
     record: ModelRecord | None = None
 
 
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend may know of the registry for one call. Backends never get the store: the
+    services layer (:mod:`ptmhub.models`) reads what a call needs and passes it in here.
+
+    Attributes:
+        known: the registry's record of the model, if it has one.
+        trusted: the registry's trust entries (``owner/repo``, ``owner/*``, lowercase).
+        trust: trust granted for this call only (``--trust``).
+    """
+
+    known: ModelRecord | None = None
+    trusted: frozenset[str] = frozenset()
+    trust: bool = False
+
+
+#: The context of a call that knows nothing of any registry.
+NO_CONTEXT = BackendContext()
+
+
 class Backend(ABC):
-    """One hub. Methods take a parsed :class:`ModelId` and never touch the database directly:
-    they return records, and the API layer stores them."""
+    """One hub. Methods take a parsed :class:`ModelId` (and a :class:`BackendContext`) and never
+    touch the database: they return records, and the services layer stores them."""
 
     platform: str = ""
 
     @abstractmethod
-    def resolve(self, model_id: ModelId) -> ModelRecord:
+    def resolve(self, model_id: ModelId, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
         """Ask the hub (or its catalog) about one model. Raises typed PtmhubErrors."""
 
-    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None) -> PullResult:
+    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None,
+             context: BackendContext = NO_CONTEXT) -> PullResult:
         raise NotImplementedError(f"pull is not implemented for {self.platform} yet")
 
-    def load(self, model_id: ModelId, record: ModelRecord | None = None, **kwargs: Any) -> Loaded:
+    def load(self, model_id: ModelId, record: ModelRecord | None = None, *, context: BackendContext = NO_CONTEXT,
+             **kwargs: Any) -> Loaded:
         raise NotImplementedError(f"load is not implemented for {self.platform} yet")
 
     def aliases_for(self, model_id: ModelId, record: ModelRecord) -> Iterable[str]:
@@ -87,19 +108,12 @@ BACKENDS: dict[str, str] = {
     "local": "ptmhub.hubs.local:LocalBackend",
 }
 
-#: ``ptmhub sync SOURCE`` -> "module:function(store, **options) -> SyncReport".
-SYNC_SOURCES: dict[str, str] = {
-    "hf": "ptmhub.hubs.huggingface:sync",
-    "tfhub": "ptmhub.catalogs.tfhub:sync",
-    "torchhub": "ptmhub.catalogs.pytorch_hub:sync",
-    "torchvision": "ptmhub.catalogs.torchvision:sync",
-    "timm": "ptmhub.catalogs.timm:sync",
-}
 
 _instances: dict[str, Backend] = {}
 
 
-def _load(target: str) -> Any:
+def load_target(target: str) -> Any:
+    """The object a ``"module:attr"`` registration line names (imported on first use)."""
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -108,11 +122,5 @@ def backend_for(platform: str) -> Backend:
     if platform not in BACKENDS:
         raise UnknownPlatformError(f"unknown platform {platform!r}", hint="one of " + ", ".join(BACKENDS))
     if platform not in _instances:
-        _instances[platform] = _load(BACKENDS[platform])()
+        _instances[platform] = load_target(BACKENDS[platform])()
     return _instances[platform]
-
-
-def sync_source(name: str) -> Callable[..., SyncReport]:
-    if name not in SYNC_SOURCES:
-        raise UnknownPlatformError(f"unknown sync source {name!r}", hint="one of " + ", ".join(SYNC_SOURCES))
-    return _load(SYNC_SOURCES[name])

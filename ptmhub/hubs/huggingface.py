@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 from .. import http, settings
 from ..errors import (
@@ -46,11 +46,12 @@ from ..errors import (
     UntrustedRepoError,
     UsageError,
 )
+from ..folders import read_config
 from ..ids import ModelId
 from ..ids import parse as parse_id
 from ..records import ModelRecord
-from . import safetensors_remote as st
-from .base import Backend, Loaded, PullResult, SyncReport
+from .. import safetensors_count as st
+from .base import Backend, BackendContext, Loaded, NO_CONTEXT, PullResult, SyncReport
 
 if TYPE_CHECKING:
     from ..registry.store import Store
@@ -746,13 +747,6 @@ def _weights_problem(snapshot: Path, files: Mapping[str, int]) -> str | None:
     return None
 
 
-def _read_config(snapshot: Path) -> dict[str, Any]:
-    try:
-        config = json.loads((snapshot / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return config if isinstance(config, dict) else {}
-
 
 def _snapshot_files(snapshot: Path) -> dict[str, int]:
     out: dict[str, int] = {}
@@ -806,7 +800,7 @@ class HuggingFaceBackend(Backend):
     platform = PLATFORM
 
     # resolve -------------------------------------------------------------------------------------
-    def resolve(self, model_id: ModelId) -> ModelRecord:
+    def resolve(self, model_id: ModelId, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
         """Ask the hub about one model and count its parameters without downloading weights.
 
         Offline, answers from the HF cache when the model is there (no socket is opened).
@@ -983,7 +977,8 @@ class HuggingFaceBackend(Backend):
         )
 
     # pull ----------------------------------------------------------------------------------------
-    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None) -> PullResult:
+    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None,
+             context: BackendContext = NO_CONTEXT) -> PullResult:
         """Download one PyTorch-loadable copy of the model into the standard HF cache.
 
         Safetensors are preferred over pickle weights (see :func:`select_pull_files`); files
@@ -1035,19 +1030,22 @@ class HuggingFaceBackend(Backend):
         extra = {**record.extra, "pull_files": sorted(on_disk), "pull_size_bytes": size}
         record = record.replace(revision=sha, cached=True, cache_path=str(snapshot), cache_size_bytes=size,
                                 extra=extra)
-        config = _read_config(snapshot) if "config.json" in on_disk else {}
+        config = read_config(snapshot) if "config.json" in on_disk else {}
         record = _apply_config(record, config, on_disk) if config else record
         record = self._with_parameters(record, info)
         return PullResult(record=record, path=str(snapshot), bytes_downloaded=max(0, _blobs_size(repo_id) - before),
                           files=sorted(on_disk))
 
     # load ----------------------------------------------------------------------------------------
-    def load(self, model_id: ModelId, record: ModelRecord | None = None, **kwargs: Any) -> Loaded:
+    def load(self, model_id: ModelId, record: ModelRecord | None = None, *, context: BackendContext = NO_CONTEXT,
+             **kwargs: Any) -> Loaded:
         """Load a pulled model from the HF cache, never from the network (``local_files_only``).
 
-        ``transformers`` models load with the Auto class the hub names (``transformersInfo``,
-        e.g. ``AutoModelForMaskedLM``; ``auto_class=`` overrides it) and their tokenizer or
-        processor; ``sentence-transformers`` models load as ``SentenceTransformer``.
+        Through :func:`ptmhub.loaders.load_folder`, with the library the snapshot's files name:
+        ``transformers`` models with the Auto class the hub names (``transformersInfo``, e.g.
+        ``AutoModelForMaskedLM``; ``auto_class=`` overrides it), else the class config.json
+        names, and their tokenizer or processor; ``sentence-transformers`` models as
+        ``SentenceTransformer``; ``timm`` models with ``timm.create_model`` and their transform.
 
         Raises:
             NotCachedError: the model is not in the HF cache (run ``ptmhub pull``).
@@ -1062,70 +1060,23 @@ class HuggingFaceBackend(Backend):
         if snapshot is None:
             raise NotCachedError(f"{mid} is not in the Hugging Face cache ({settings.get().hf_hub_cache})",
                                  hint=f"run 'ptmhub pull {mid}' first", model_id=str(mid))
-        files = _snapshot_files(snapshot)
-        library = (record.library if record is not None else None) or (
-            "sentence-transformers" if "modules.json" in files else "transformers")
+        from ..folders import detect
+        from ..loaders import load_folder
+
         if record is not None and record.extra.get("custom_code"):
             raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
                                      hint="load it with transformers yourself and trust_remote_code=True if you "
                                           "trust the repository", model_id=str(mid))
-        if library == "sentence-transformers" and "modules.json" in files:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError:
-                raise MissingDependencyError("sentence-transformers", "transformers",
-                                             purpose="loading a sentence-transformers model") from None
-            model = SentenceTransformer(str(snapshot), local_files_only=True, **kwargs)
-            return Loaded(model=model, preprocess=getattr(model, "tokenizer", None), framework="pytorch", record=record)
-        try:
-            import transformers
-        except ImportError:
-            raise MissingDependencyError("transformers", "transformers",
-                                         purpose="loading a transformers model") from None
-        auto = _model_class(transformers, kwargs.pop("auto_class", None), record, snapshot)
-        common = {"local_files_only": True, "trust_remote_code": False}
-        try:
-            model = auto.from_pretrained(str(snapshot), **common, **kwargs)
-        except OSError as exc:
-            raise NotCachedError(f"{mid}: the cached snapshot cannot be loaded ({str(exc).splitlines()[0][:160]})",
-                                 hint=f"run 'ptmhub pull {mid}' again", model_id=str(mid)) from None
-        except ValueError as exc:
-            if "trust_remote_code" in str(exc):
-                raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does "
-                                         "not run", hint="load it with transformers yourself if you trust it",
-                                         model_id=str(mid)) from None
-            raise
-        preprocess = None
-        for name in ("AutoTokenizer", "AutoProcessor"):
-            if name == "AutoTokenizer" and not any(f.startswith(("tokenizer", "vocab", "spiece")) for f in files):
-                continue
-            try:
-                preprocess = getattr(transformers, name).from_pretrained(str(snapshot), **common)
-                break
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-        return Loaded(model=model, preprocess=preprocess, framework="pytorch", record=record)
-
-
-def _model_class(transformers: Any, requested: str | None, record: ModelRecord | None, snapshot: Path) -> Any:
-    """The class to load with: ``auto_class=``, else the Hub's Auto class when the record describes
-    this very snapshot, else the class config.json names (``architectures[0]``, e.g.
-    BertForMaskedLM, so its head is loaded, not dropped for a bare AutoModel), else AutoModel."""
-    if requested:
-        cls = getattr(transformers, requested, None)
-        if cls is None:
-            raise UsageError(f"transformers has no class {requested!r}", hint="give an Auto class such as "
-                             "AutoModelForSequenceClassification")
-        return cls
-    if record is not None and record.revision == snapshot.name and record.extra.get("auto_model"):
-        cls = getattr(transformers, str(record.extra["auto_model"]), None)
-        if cls is not None:
-            return cls
-    names = _as_list(_read_config(snapshot).get("architectures"))
-    cls = getattr(transformers, names[0], None) if names else None
-    if isinstance(cls, type) and hasattr(cls, "from_pretrained"):
-        return cls
-    return transformers.AutoModel
+        found = detect(snapshot)
+        if found.library is None and record is not None and record.library == "transformers":
+            found = type(found)("transformers", found.config)  # the hub says so; transformers says what is missing
+        # the Hub's Auto class (transformersInfo) when the record describes this very snapshot
+        hub_class = (str(record.extra["auto_model"]) if record is not None and record.revision == snapshot.name
+                     and record.extra.get("auto_model") else None)
+        model, preprocess, framework = load_folder(snapshot, label=str(mid), model=found,
+                                                   auto_class=kwargs.pop("auto_class", None),
+                                                   default_class=hub_class, **kwargs)
+        return Loaded(model=model, preprocess=preprocess, framework=framework, record=record)
 
 
 # -- sync ----------------------------------------------------------------------------------------------

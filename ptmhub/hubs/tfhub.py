@@ -41,7 +41,7 @@ from ..errors import (
 from ..ids import ModelId
 from ..ids import parse as parse_id
 from ..records import ModelRecord
-from .base import Backend, Loaded, PullResult
+from .base import Backend, BackendContext, Loaded, NO_CONTEXT, PullResult
 
 __all__ = ["TFHubBackend", "KaggleBackend", "handle_url", "module_dir", "is_complete", "kaggle_framework"]
 
@@ -129,7 +129,7 @@ class TFHubBackend(Backend):
     def _check(model_id: ModelId | str) -> ModelId:
         return _parse_for("tfhub", model_id)
 
-    def resolve(self, model_id: ModelId) -> ModelRecord:
+    def resolve(self, model_id: ModelId, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
         """Check that the hub serves the handle and return what the ID itself tells.
 
         tfhub.dev never had a metadata API: task, license, format and the rest come from the
@@ -158,7 +158,8 @@ class TFHubBackend(Backend):
         """The folder tensorflow_hub uses for this ID at the configured endpoint and cache."""
         return module_dir(handle_url(self._check(model_id)))
 
-    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None) -> PullResult:
+    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None,
+             context: BackendContext = NO_CONTEXT) -> PullResult:
         """Download and extract the compressed SavedModel into tensorflow_hub's cache, then count
         its parameters. A model already in the cache is not downloaded again (and needs no network).
 
@@ -216,7 +217,8 @@ class TFHubBackend(Backend):
         return counted[0]
 
     # -- load ---------------------------------------------------------------------------------
-    def load(self, model_id: ModelId, record: ModelRecord | None = None, *, trainable: bool = False,
+    def load(self, model_id: ModelId, record: ModelRecord | None = None, *, context: BackendContext = NO_CONTEXT,
+             trainable: bool = False,
              kind: str = "layer", input_shape: tuple[int | None, ...] | None = None, dtype: str | None = None,
              signature: str | None = None, output_key: str | None = None,
              arguments: dict[str, Any] | None = None, **kwargs: Any) -> Loaded:
@@ -301,7 +303,7 @@ class KaggleBackend(Backend):
 
         return parse_model_handle(mid.handle)
 
-    def resolve(self, model_id: ModelId) -> ModelRecord:
+    def resolve(self, model_id: ModelId, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
         """Ask Kaggle about a model variation (latest version when the ID has none).
 
         Raises:
@@ -326,7 +328,7 @@ class KaggleBackend(Backend):
                 instance = handle_call(lambda: client.models.model_api_client.get_model_instance(request), h)
         version = str(instance.version_number) if instance.version_number else mid.version
         resolved = mid.with_(version=version)
-        from ..catalogs.tfhub import summarize
+        from ..records import summarize
         from ..licenses import normalize
 
         license_raw = instance.license_name or None
@@ -358,7 +360,8 @@ class KaggleBackend(Backend):
         h = self._handle(mid)
         return cache.load_from_cache(h), cache.get_path(h)
 
-    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None) -> PullResult:
+    def pull(self, model_id: ModelId, *, progress: Callable[[int], None] | None = None,
+             context: BackendContext = NO_CONTEXT) -> PullResult:
         """Download a model version into kagglehub's cache (kagglehub's own download,
         extraction and completion marker), then count a SavedModel's parameters.
 
@@ -396,7 +399,8 @@ class KaggleBackend(Backend):
                              source_url=resolved.url(), size_bytes=size, cache_size_bytes=size, **fields)
         return PullResult(record=record, path=str(path), files=files)
 
-    def load(self, model_id: ModelId, record: ModelRecord | None = None, *, trainable: bool = False,
+    def load(self, model_id: ModelId, record: ModelRecord | None = None, *, context: BackendContext = NO_CONTEXT,
+             trainable: bool = False,
              **kwargs: Any) -> Loaded:
         """Load a cached TensorFlow SavedModel variation with ``hub.KerasLayer`` (offline).
 

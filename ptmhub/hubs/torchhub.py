@@ -39,7 +39,7 @@ import shutil
 import sys
 import urllib.error
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,14 +53,13 @@ from ..errors import (
     ModelNotFoundError,
     NetworkError,
     NotCachedError,
-    PtmhubError,
     RepoDependencyError,
     UntrustedRepoError,
     UsageError,
 )
 from ..ids import ModelId, parse
 from ..records import ModelRecord
-from .base import Backend, Loaded, PullResult
+from .base import NO_CONTEXT, Backend, BackendContext, Loaded, PullResult
 
 if TYPE_CHECKING:
     from ..registry.store import Store
@@ -103,14 +102,6 @@ def repo_dir_name(owner: str, repo: str, ref: str) -> str:
 
 
 # -- trust -----------------------------------------------------------------------------------------
-def _store(store: Store | None) -> Store:
-    if store is not None:
-        return store
-    from ..api import get_store
-
-    return get_store()
-
-
 def _torch_trusted_owners() -> tuple[str, ...]:
     try:
         import torch.hub
@@ -177,7 +168,7 @@ def _repo_arg(repo: str, *, allow_wildcard: bool = False) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def trust_add(repo: str, *, store: Store | None = None) -> str:
+def trust_add(repo: str, *, store: Store) -> str:
     """Trust ``OWNER/REPO`` (or every repository of ``OWNER/*``) in the registry's trust list.
 
     Returns the entry as stored (lowercase: GitHub names are case-insensitive).
@@ -187,11 +178,11 @@ def trust_add(repo: str, *, store: Store | None = None) -> str:
     """
     owner, name = _repo_arg(repo, allow_wildcard=True)
     entry = f"{owner}/{name}".lower()
-    _store(store).trust_add(entry)
+    store.trust_add(entry)
     return entry
 
 
-def trust_remove(repo: str, *, store: Store | None = None) -> bool:
+def trust_remove(repo: str, *, store: Store) -> bool:
     """Stop trusting ``OWNER/REPO``: removed from the registry's list and from torch.hub's
     ``trusted_list`` (where ptmhub may have written it). True if it was in either.
 
@@ -199,16 +190,16 @@ def trust_remove(repo: str, *, store: Store | None = None) -> bool:
     part of torch itself.
     """
     owner, name = _repo_arg(repo, allow_wildcard=True)
-    removed = _store(store).trust_remove(f"{owner}/{name}".lower())
+    removed = store.trust_remove(f"{owner}/{name}".lower())
     if name != "*":
         removed = _remove_torch_trusted(owner, name) or removed
     return removed
 
 
-def trusted_repos(*, store: Store | None = None) -> list[dict[str, str]]:
+def trusted_repos(*, store: Store) -> list[dict[str, str]]:
     """Everything that grants trust, for ``ptmhub trust ls``: ``[{"repo": ..., "source": ...}]``
     with source ``registry``, ``torch.hub trusted_list`` or ``torch.hub trusted owner``."""
-    rows = [{"repo": r, "source": "registry"} for r in _store(store).trusted()]
+    rows = [{"repo": r, "source": "registry"} for r in store.trusted()]
     return rows + [{"repo": r, "source": src} for r, src in builtin_trusted()]
 
 
@@ -219,11 +210,12 @@ def builtin_trusted() -> list[tuple[str, str]]:
             + [(f"{o}/*", "torch.hub trusted owner") for o in _torch_trusted_owners()])
 
 
-def trust_status(owner: str, repo: str, *, trust: bool = False, store: Store | None = None) -> str | None:
-    """Why ``OWNER/REPO`` is trusted (``--trust``, ``registry``, ...), or None if it is not."""
+def trust_status(owner: str, repo: str, *, trust: bool = False, entries: Iterable[str] = ()) -> str | None:
+    """Why ``OWNER/REPO`` is trusted (``--trust``, ``registry``, ...), or None if it is not.
+    ``entries``: the registry's trust list (``Store.trusted()``, passed down by the caller)."""
     if trust:
         return "--trust"
-    entries = set(_store(store).trusted())
+    entries = {e.lower() for e in entries}
     if f"{owner}/{repo}".lower() in entries:
         return "registry"
     if f"{owner}/*".lower() in entries:
@@ -236,8 +228,8 @@ def trust_status(owner: str, repo: str, *, trust: bool = False, store: Store | N
     return None
 
 
-def _require_trust(owner: str, repo: str, *, trust: bool, store: Store | None, what: str) -> str:
-    reason = trust_status(owner, repo, trust=trust, store=store)
+def _require_trust(owner: str, repo: str, *, context: BackendContext, what: str) -> str:
+    reason = trust_status(owner, repo, trust=context.trust, entries=context.trusted)
     if reason is None:
         raise UntrustedRepoError(
             f"{owner}/{repo} is not trusted, so ptmhub will not run its hubconf.py to {what}",
@@ -1273,7 +1265,7 @@ def _is_torchvision(mid: ModelId) -> bool:
     if mid.path.lower() != "pytorch/vision" or mid.revision is not None:
         return False
     try:
-        from ..catalogs import torchvision as tv
+        from . import torchvision as tv
 
         return mid.entrypoint in tv.model_names()
     except ImportError:
@@ -1292,12 +1284,12 @@ class TorchHubBackend(Backend):
     """PyTorch Hub (hubconf repositories) and the installed torchvision."""
 
     platform = "torchhub"
-
-    def __init__(self, store: Store | None = None):
-        self.store = store
+    #: the pytorch/hub docs, torchvision and a repository's hubconf.py describe the same
+    #: entrypoints: a record adds to the stored one's ``extra`` and ``tags`` (``Store.upsert(combine=)``)
+    combines = True
 
     # -- resolve -------------------------------------------------------------------------------
-    def resolve(self, model_id: ModelId | str, *, trust: bool = False) -> ModelRecord:
+    def resolve(self, model_id: ModelId | str, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
         """A record for the entrypoint: torchvision's facts for ``pytorch/vision``, otherwise the
         repository's hubconf.py read statically, plus a meta-device count when trusted.
 
@@ -1307,40 +1299,27 @@ class TorchHubBackend(Backend):
         """
         mid = _mid(model_id)
         if _is_torchvision(mid):
-            from ..catalogs import torchvision as tv
+            from . import torchvision as tv
 
             if mid.variant is not None:
                 tv.resolve_weights(mid.entrypoint or "", mid.variant)
-            return self._merged(tv.record_for(mid.entrypoint or "", check_meta_device=True))
+            return tv.record_for(mid.entrypoint or "", check_meta_device=True)
         owner, repo = mid.path.split("/")
-        reason = trust_status(owner, repo, trust=trust, store=self.store)
+        reason = trust_status(owner, repo, trust=context.trust, entries=context.trusted)
         ref = mid.revision or default_ref(owner, repo, model_id=str(mid))
         checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=str(mid),
                               verify_ref=mid.revision is not None)
-        return self._merged(self._record(mid, checkout, reason))
+        return self._record(mid, checkout, reason, context.known)
 
-    def _merged(self, record: ModelRecord) -> ModelRecord:
-        """``extra`` and ``tags`` merged with the registry's record: the store replaces those
-        fields whole, and the pytorch/hub docs and torchvision describe the same entrypoints."""
-        from ..catalogs.pytorch_hub import merge_with_stored
-
-        try:
-            return merge_with_stored(_store(self.store), [record])[0]
-        except PtmhubError:
-            return record
-
-    def _record_id(self, mid: ModelId, checkout: RepoCheckout) -> str:
+    def _record_id(self, mid: ModelId, checkout: RepoCheckout, known: ModelRecord | None) -> str:
         """The registry key, in GitHub's spelling of OWNER/REPO (names are case-insensitive):
         the zipball's folder name on a fresh download, else the record the registry already has."""
         if checkout.canonical and checkout.canonical.lower() == mid.path.lower():
             return f"torchhub:{checkout.canonical}/{mid.entrypoint}"
-        try:
-            known = _store(self.store).get(mid.key)
-        except PtmhubError:
-            known = None
         return known.id if known is not None else mid.key
 
-    def _record(self, mid: ModelId, checkout: RepoCheckout, reason: str | None) -> ModelRecord:
+    def _record(self, mid: ModelId, checkout: RepoCheckout, reason: str | None,
+                known: ModelRecord | None) -> ModelRecord:
         owner, repo, entry = checkout.owner, checkout.repo, mid.entrypoint or ""
         label = f"{owner}/{repo}"
         info = read_hubconf(checkout.path)
@@ -1401,7 +1380,7 @@ class TorchHubBackend(Backend):
         }
         if mid.variant:
             extra["variant"] = mid.variant
-        record_id = self._record_id(mid, checkout)
+        record_id = self._record_id(mid, checkout, known)
         return ModelRecord(
             id=record_id, platform="torchhub", name=entry, owner=record_id.split(":", 1)[1].split("/", 1)[0],
             aliases=(mid.key,) if mid.key != record_id else (), framework="pytorch", library="torch.hub",
@@ -1416,7 +1395,7 @@ class TorchHubBackend(Backend):
 
     # -- pull ----------------------------------------------------------------------------------
     def pull(self, model_id: ModelId | str, *, progress: Callable[[int], None] | None = None,
-             trust: bool = False) -> PullResult:
+             context: BackendContext = NO_CONTEXT) -> PullResult:
         """Fetch the entrypoint's code and checkpoint into ``TORCH_HOME/hub``.
 
         torchvision: the weights file of the variant (``DEFAULT`` if none). Other repositories
@@ -1430,7 +1409,7 @@ class TorchHubBackend(Backend):
         """
         mid = _mid(model_id)
         if _is_torchvision(mid):
-            from ..catalogs import torchvision as tv
+            from . import torchvision as tv
 
             name = mid.entrypoint or ""
             weights = tv.resolve_weights(name, mid.variant)
@@ -1439,11 +1418,11 @@ class TorchHubBackend(Backend):
             record = record.replace(cache_size_bytes=path.stat().st_size)
             return PullResult(record=record, path=str(path), bytes_downloaded=size, files=[str(path)])
         owner, repo = mid.path.split("/")
-        reason = _require_trust(owner, repo, trust=trust, store=self.store, what="download its weights")
+        reason = _require_trust(owner, repo, context=context, what="download its weights")
         ref = mid.revision or default_ref(owner, repo, model_id=str(mid))
         checkout = fetch_repo(owner, repo, ref, trusted=True, model_id=str(mid), progress=progress,
                               verify_ref=mid.revision is not None)
-        record = self._record(mid, checkout, reason)
+        record = self._record(mid, checkout, reason, context.known)
         _, new_files = self._run_entry(mid, checkout, {})
         files = sorted(str(p) for p in new_files)
         size = _dir_size(checkout.path) + sum(p.stat().st_size for p in new_files)
@@ -1484,8 +1463,8 @@ class TorchHubBackend(Backend):
         return obj, new_files
 
     # -- load ----------------------------------------------------------------------------------
-    def load(self, model_id: ModelId | str, record: ModelRecord | None = None, *, trust: bool = False,
-             **kwargs: Any) -> Loaded:
+    def load(self, model_id: ModelId | str, record: ModelRecord | None = None, *,
+             context: BackendContext = NO_CONTEXT, **kwargs: Any) -> Loaded:
         """Build the entrypoint with its pretrained weights from the cache (works offline once
         pulled). ``kwargs`` go to the entrypoint.
 
@@ -1495,7 +1474,7 @@ class TorchHubBackend(Backend):
         """
         mid = _mid(model_id)
         if _is_torchvision(mid):
-            from ..catalogs import torchvision as tv
+            from . import torchvision as tv
 
             name = mid.entrypoint or ""
             weights = tv.resolve_weights(name, mid.variant)
@@ -1508,7 +1487,7 @@ class TorchHubBackend(Backend):
             model = tv.load_model(name, weights, str(path), **kwargs)
             return Loaded(model=model.eval(), preprocess=weights.transforms(), framework="pytorch", record=record)
         owner, repo = mid.path.split("/")
-        _require_trust(owner, repo, trust=trust, store=self.store, what="load it")
+        _require_trust(owner, repo, context=context, what="load it")
         ref = mid.revision or default_ref(owner, repo, model_id=str(mid))
         cached = _cached(owner, repo, ref, trusted_only=True, model_id=str(mid))
         if cached is not None:
@@ -1537,9 +1516,10 @@ def _repo_and_ref(model_or_repo_id: str | ModelId) -> tuple[str, str, str | None
 
 
 def list_entrypoints(model_or_repo_id: str | ModelId, *, trust: bool = False,
-                     store: Store | None = None) -> list[dict[str, Any]]:
+                     trusted: Iterable[str] = ()) -> list[dict[str, Any]]:
     """The entrypoints of a repository (``OWNER/REPO[:REF]`` or any torchhub model ID of it):
-    ``[{"name", "doc", "kind", "source"}]``, sorted by name.
+    ``[{"name", "doc", "kind", "source"}]``, sorted by name. ``trusted``: the registry's trust
+    list (``Store.trusted()``).
 
     Untrusted repositories are read with :mod:`ast` (``source: "ast"``; nothing runs; names a
     hubconf creates at import time are missed; ``"ast (partial: WHY)"`` when a static-listing bound
@@ -1550,7 +1530,7 @@ def list_entrypoints(model_or_repo_id: str | ModelId, *, trust: bool = False,
     owner, repo, ref = _repo_and_ref(model_or_repo_id)
     if f"{owner}/{repo}".lower() == "pytorch/vision" and ref is None:
         try:
-            from ..catalogs import torchvision as tv
+            from . import torchvision as tv
 
             tvm = tv._tv()
             return [{"name": n, "doc": inspect.getdoc(tvm.get_model_builder(n)), "kind": "function",
@@ -1558,7 +1538,7 @@ def list_entrypoints(model_or_repo_id: str | ModelId, *, trust: bool = False,
         except ImportError:
             pass
     label = f"torchhub:{owner}/{repo}"
-    reason = trust_status(owner, repo, trust=trust, store=store)
+    reason = trust_status(owner, repo, trust=trust, entries=trusted)
     explicit = ref is not None
     ref = ref or default_ref(owner, repo, model_id=label)
     checkout = fetch_repo(owner, repo, ref, trusted=reason is not None, model_id=label, verify_ref=explicit)

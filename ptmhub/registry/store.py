@@ -17,6 +17,7 @@ from .. import licenses
 from ..errors import DatabaseError, PtmhubError, UsageError
 from ..ids import parse as parse_id
 from ..records import FIELDS, ModelRecord
+from ..vocab import KNOWN_TASKS, TASK_TO_PIPELINE
 from . import migrate
 from .engine import get_engine, normalize_url, transaction
 from .tables import JsonType, aliases, model_revisions, models
@@ -250,7 +251,7 @@ class Store:
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, records: Iterable[ModelRecord], *, batch_size: int = 1000,
-               authoritative: Iterable[str] | bool = False) -> int:
+               authoritative: Iterable[str] | bool = False, combine: bool = False) -> int:
         """Insert or merge records. Idempotent. Returns the number of records.
 
         The merge: a ``None`` (or empty) value never overwrites a known one, which is right for
@@ -262,7 +263,10 @@ class Store:
         those a ``None`` or empty value clears the stored one (a license the hub no longer
         publishes, with its raw text and source). A Hugging Face record lands on the row whose
         ID differs from its own only in case (HF repo ids are case-insensitive); an
-        authoritative one renames that row to its own casing.
+        authoritative one renames that row to its own casing. ``combine``: ``extra`` and
+        ``tags`` are added to the stored record's instead of replacing them whole, for sources
+        that describe the same model from different sides (the pytorch/hub docs, torchvision's
+        weights and a repository's hubconf.py).
 
         Raises:
             UsageError: not a ModelRecord, or an unknown field in ``authoritative``.
@@ -283,11 +287,24 @@ class Store:
         for record in records:
             batch.append(record)
             if len(batch) >= batch_size:
-                total += self._upsert_batch(batch, fields)
+                total += self._upsert_batch(self._combined(batch) if combine else batch, fields)
                 batch = []
         if batch:
-            total += self._upsert_batch(batch, fields)
+            total += self._upsert_batch(self._combined(batch) if combine else batch, fields)
         return total
+
+    def _combined(self, records: list[ModelRecord]) -> list[ModelRecord]:
+        """``records`` with ``extra`` and ``tags`` added to the stored record's (its keys are kept
+        unless the new record sets them)."""
+        stored = self.get_many([r.id for r in records if isinstance(r, ModelRecord)])
+        out = []
+        for record in records:
+            old = stored.get(record.id) if isinstance(record, ModelRecord) else None
+            if old is not None and old.id == record.id:
+                record = record.replace(extra={**dict(old.extra or {}), **dict(record.extra or {})},
+                                        tags=tuple(dict.fromkeys(tuple(old.tags) + tuple(record.tags))))
+            out.append(record)
+        return out
 
     @staticmethod
     def _fold(record_id: str, platform: str) -> str:
@@ -753,8 +770,6 @@ class Store:
             where.append(c.platform == PREFIXES.get(query.platform, query.platform))
         if query.task:
             # records carry HF pipeline tags; TF Hub's own task names are accepted too
-            from ..catalogs.tfhub import TASK_TO_PIPELINE
-
             where.append(c.task.in_(sorted({query.task, TASK_TO_PIPELINE.get(query.task, query.task)})))
         if query.license:
             lic = query.license.lower()
@@ -856,8 +871,6 @@ class Store:
         has (a typo would otherwise just find nothing), naming the close values."""
         c = models.c
         if query.task and query.task not in KNOWN_TASKS:
-            from ..catalogs.tfhub import TASK_TO_PIPELINE
-
             if query.task not in TASK_TO_PIPELINE and not conn.execute(
                     sa.select(c.pk).where(c.task == query.task).limit(1)).first():
                 stored = [t for t in conn.execute(sa.select(c.task).distinct().where(c.task.is_not(None))).scalars()]
@@ -1041,23 +1054,6 @@ class Store:
             return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
 
 
-#: Hugging Face pipeline tags (the task vocabulary records use); ``--task`` also accepts TF Hub's
-#: task ids and any task a stored model has.
-KNOWN_TASKS = frozenset({
-    "text-classification", "token-classification", "table-question-answering", "question-answering",
-    "zero-shot-classification", "translation", "summarization", "feature-extraction", "text-generation",
-    "text2text-generation", "fill-mask", "sentence-similarity", "text-ranking", "text-to-speech",
-    "text-to-audio", "automatic-speech-recognition", "audio-to-audio", "audio-classification",
-    "voice-activity-detection", "depth-estimation", "image-classification", "object-detection",
-    "image-segmentation", "text-to-image", "image-to-text", "image-to-image", "image-to-video",
-    "unconditional-image-generation", "video-classification", "reinforcement-learning", "robotics",
-    "tabular-classification", "tabular-regression", "tabular-to-text", "table-to-text",
-    "multiple-choice", "text-retrieval", "time-series-forecasting", "text-to-video",
-    "image-text-to-text", "visual-question-answering", "document-question-answering",
-    "zero-shot-image-classification", "graph-ml", "mask-generation", "zero-shot-object-detection",
-    "text-to-3d", "image-to-3d", "image-feature-extraction", "video-text-to-text", "keypoint-detection",
-    "visual-document-retrieval", "any-to-any", "video-to-video", "audio-text-to-text", "other",
-})
 
 
 def _known_licenses() -> frozenset[str]:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import http, settings
-from ..errors import LimitExceededError, MalformedResponseError, ModelNotFoundError, NetworkError, PtmhubError
+from . import http, settings
+from .errors import LimitExceededError, MalformedResponseError, ModelNotFoundError, NetworkError, PtmhubError
 
 __all__ = [
     "SPECULATIVE_BYTES", "MAX_HEADER_BYTES", "MAX_PARAMETERS", "HeaderInfo", "WeightSelection", "RepoCount",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError, ModelNotFoundError
-from ..hubs.base import SyncReport
+from .base import SyncReport
 from ..records import ModelRecord
 
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ def meta_parameter_count(name: str, variant: str | None = None) -> int:
     Raises:
         ModelNotFoundError: no such builder or variant.
     """
-    from ..hubs.torchhub import count_parameters_on_meta
+    from .torchhub import count_parameters_on_meta
 
     tvm = _tv()
     weights = resolve_weights(name, variant) if variant is not None else None
@@ -359,8 +359,6 @@ def meta_parameter_count(name: str, variant: str | None = None) -> int:
 # -- sync ----------------------------------------------------------------------------------------
 def sync(store: Store, *, progress: Callable[[int], None] | None = None) -> SyncReport:
     """Record every torchvision builder with its weights variants (idempotent)."""
-    from .pytorch_hub import merge_with_stored
-
     start = time.perf_counter()
     report = SyncReport(source=SOURCE_NAME)
     out: list[ModelRecord] = []
@@ -371,7 +369,7 @@ def sync(store: Store, *, progress: Callable[[int], None] | None = None) -> Sync
     batch: list[ModelRecord] = []
 
     def write() -> None:  # a batch at a time, so progress counts what the registry already keeps
-        written = store.upsert(merge_with_stored(store, batch)) if batch else 0
+        written = store.upsert(batch, combine=True) if batch else 0
         report.records += written
         batch.clear()
         if progress is not None and written:

@@ -1,0 +1,90 @@
+"""What library a model folder belongs to: the one answer every part of ptmhub uses (``ptmhub
+add``, loading ``local:`` and ``hf:`` snapshots, fine-tuning a folder, ``cache scan``).
+
+Read from the folder's own files only, no framework imported:
+
+==========================  ==================================================================
+library                     the files that say so
+==========================  ==================================================================
+``sentence-transformers``   ``modules.json`` or ``sentence_bert_config.json``
+``tensorflow``              ``saved_model.pb`` / ``saved_model.pbtxt`` (a SavedModel)
+``diffusers``               ``model_index.json``
+``transformers``            ``config.json`` with a ``model_type``
+``timm``                    ``config.json`` with an ``architecture`` and ``pretrained_cfg`` or
+                            ``num_classes`` (what ``timm``'s ``save_for_hf`` writes)
+==========================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FolderModel", "detect", "LOADABLE", "EXPECTED"]
+
+#: Libraries :func:`ptmhub.loaders.load_folder` can load a folder of.
+LOADABLE = ("sentence-transformers", "transformers", "timm", "tensorflow")
+#: What a loadable folder holds, for error hints.
+EXPECTED = ("expected a transformers or timm folder (config.json), a sentence-transformers folder (modules.json) "
+            "or a TensorFlow SavedModel (saved_model.pb)")
+_MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FolderModel:
+    """A folder's library (None: none ptmhub knows) and its parsed ``config.json`` ({} if none)."""
+
+    library: str | None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loadable(self) -> bool:
+        return self.library in LOADABLE
+
+    @property
+    def custom_code(self) -> bool:
+        """The config asks for the repository's own Python code (``auto_map``)."""
+        return bool(self.config.get("auto_map"))
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """``config.json`` as a dict; {} when absent, too large, not JSON or not an object."""
+    path = folder / "config.json"
+    try:
+        if path.stat().st_size > _MAX_CONFIG_BYTES:
+            return {}
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def detect(folder: str | Path, names: Iterable[str] | None = None) -> FolderModel:
+    """The library of the model in ``folder`` (see the module docstring for the rules).
+
+    ``names``: the folder's file names relative to it, when the caller has listed them already
+    (only top-level names matter here).
+    """
+    folder = Path(folder)
+    if names is None:
+        try:
+            present = {p.name for p in folder.iterdir()}
+        except OSError:
+            return FolderModel(None)
+    else:
+        present = set(names)
+    config = read_config(folder) if "config.json" in present else {}
+    if "modules.json" in present or "sentence_bert_config.json" in present:
+        return FolderModel("sentence-transformers", config)
+    if "saved_model.pb" in present or "saved_model.pbtxt" in present:
+        return FolderModel("tensorflow", config)
+    if "model_index.json" in present:
+        return FolderModel("diffusers", config)
+    if isinstance(config.get("model_type"), str) and config["model_type"]:
+        return FolderModel("transformers", config)
+    if isinstance(config.get("architecture"), str) and ("pretrained_cfg" in config or "num_classes" in config):
+        return FolderModel("timm", config)
+    return FolderModel(None, config)
