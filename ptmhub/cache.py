@@ -757,7 +757,7 @@ def _torch_hints(store: Store | None) -> tuple[dict[str, ModelRecord], dict[str,
 def _torchvision_files() -> dict[str, tuple[str, str]]:
     """Checkpoint file name -> (builder, weights variant), from the installed torchvision."""
     try:
-        from .hubs import torchvision as tv
+        from .hubs.torchhub import torchvision as tv
 
         out: dict[str, tuple[str, str]] = {}
         for name in tv.model_names():
@@ -1162,7 +1162,7 @@ def _record_for(model: CachedModel, group: list[CachedModel]) -> ModelRecord:
                        revision=model.revision, source_url=f"{settings.get().hf_endpoint}/{mid.path}",
                        extra={"cache_revisions": model.info.get("revisions"), "cache_scan": scanned})
     if model.cache == "torchhub" and "builder" in model.info:
-        from .hubs import torchvision as tv
+        from .hubs.torchhub import torchvision as tv
 
         record = tv.record_for(model.info["builder"])
         variants = sorted({m.info["variant"] for m in group})

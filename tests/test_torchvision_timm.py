@@ -10,7 +10,7 @@ pytest.importorskip("timm")
 from torchvision.models import get_model_weights, list_models  # noqa: E402
 
 from ptmhub.catalogs import pytorch_hub, timm as timm_catalog  # noqa: E402
-from ptmhub.hubs import torchvision as tv  # noqa: E402
+from ptmhub.hubs.torchhub import torchvision as tv  # noqa: E402
 from ptmhub.errors import ModelNotFoundError  # noqa: E402
 from ptmhub import models  # noqa: E402
 from ptmhub.hubs.torchhub import TorchHubBackend  # noqa: E402

@@ -18,7 +18,7 @@ SYNC_SOURCES: dict[str, str] = {
     "hf": "ptmhub.hubs.huggingface:sync",
     "tfhub": "ptmhub.catalogs.tfhub:sync",
     "torchhub": "ptmhub.catalogs.pytorch_hub:sync",
-    "torchvision": "ptmhub.hubs.torchvision:sync",
+    "torchvision": "ptmhub.hubs.torchhub.torchvision:sync",
     "timm": "ptmhub.catalogs.timm:sync",
 }
 

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import http, settings
-from ..errors import (
+from ... import http, settings
+from ...errors import (
     AuthError,
     IntegrityError,
     ModelNotFoundError,
@@ -38,10 +38,10 @@ from ..errors import (
     PtmhubError,
     UsageError,
 )
-from ..ids import ModelId
-from ..ids import parse as parse_id
-from ..records import ModelRecord
-from .base import Backend, BackendContext, Loaded, NO_CONTEXT, PullResult
+from ...ids import ModelId
+from ...ids import parse as parse_id
+from ...records import ModelRecord
+from ..base import Backend, BackendContext, Loaded, NO_CONTEXT, PullResult
 
 __all__ = ["TFHubBackend", "KaggleBackend", "handle_url", "module_dir", "is_complete", "kaggle_framework"]
 
@@ -113,7 +113,7 @@ def _parse_for(platform: str, model_id: ModelId | str) -> ModelId:
 
 
 def _saved_model_facts(path: Path) -> dict[str, Any]:
-    from ..savedmodel import count_parameters, detect_format
+    from ...savedmodel import count_parameters, detect_format
 
     count = count_parameters(path)
     return {"parameters": count.parameters, "parameters_source": count.source if count.parameters is not None else None,
@@ -187,8 +187,8 @@ class TFHubBackend(Backend):
         return PullResult(record=record, path=str(target), bytes_downloaded=downloaded, files=files)
 
     def _download(self, mid: ModelId, url: str, target: Path, progress: Callable[[int], None] | None) -> int:
-        from ..archive import IterReader, safe_extract_tar
-        from ..savedmodel import import_tensorflow
+        from ...archive import IterReader, safe_extract_tar
+        from ...savedmodel import import_tensorflow
 
         import_tensorflow()
         # tensorflow_hub reads TFHUB_CACHE_DIR itself: make it agree with ptmhub's setting so
@@ -244,7 +244,7 @@ class TFHubBackend(Backend):
         if not is_complete(path):
             raise NotCachedError(f"{mid} is not in the TF Hub cache ({path.parent})",
                                  hint=f"run 'ptmhub pull {mid}' while online", model_id=mid.key)
-        from ..savedmodel import import_tensorflow
+        from ...savedmodel import import_tensorflow
 
         import_tensorflow()
         import tensorflow_hub as hub
@@ -328,8 +328,8 @@ class KaggleBackend(Backend):
                 instance = handle_call(lambda: client.models.model_api_client.get_model_instance(request), h)
         version = str(instance.version_number) if instance.version_number else mid.version
         resolved = mid.with_(version=version)
-        from ..records import summarize
-        from ..licenses import normalize
+        from ...records import summarize
+        from ...licenses import normalize
 
         license_raw = instance.license_name or None
         extra: dict[str, Any] = {"kaggle_url": instance.url or resolved.url()}
@@ -388,7 +388,7 @@ class KaggleBackend(Backend):
         resolved = mid if mid.version else mid.with_(version=path.name if path.name.isdigit() else None)
         files, size = _tree_size(path) if path.is_dir() else ([path.name], path.stat().st_size)
         fields: dict[str, Any] = {}
-        from ..savedmodel import is_saved_model
+        from ...savedmodel import is_saved_model
 
         if path.is_dir() and is_saved_model(path):
             fields = _saved_model_facts(path)
@@ -414,7 +414,7 @@ class KaggleBackend(Backend):
         if cached is None:
             raise NotCachedError(f"{mid} is not in the kagglehub cache", hint=f"run 'ptmhub pull {mid}'",
                                  model_id=mid.key)
-        from ..savedmodel import import_tensorflow, is_saved_model
+        from ...savedmodel import import_tensorflow, is_saved_model
 
         if not is_saved_model(cached):
             raise UsageError(f"{mid} is not a TensorFlow SavedModel", hint=f"its files are in {cached}")

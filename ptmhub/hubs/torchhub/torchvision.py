@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingDependencyError, ModelNotFoundError
-from .base import SyncReport
-from ..records import ModelRecord
+from ...errors import MissingDependencyError, ModelNotFoundError
+from ..base import SyncReport
+from ...records import ModelRecord
 
 if TYPE_CHECKING:
-    from ..registry.store import Store
+    from ...registry.store import Store
 
 __all__ = ["sync", "record_for", "records", "model_names", "variants", "meta_parameter_count",
            "task_for_module", "weights_for", "resolve_weights", "load_model", "CODE_LICENSE", "SOURCE_NAME",
@@ -325,7 +325,7 @@ def meta_parameter_count(name: str, variant: str | None = None) -> int:
     Raises:
         ModelNotFoundError: no such builder or variant.
     """
-    from .torchhub import count_parameters_on_meta
+    from . import count_parameters_on_meta
 
     tvm = _tv()
     weights = resolve_weights(name, variant) if variant is not None else None

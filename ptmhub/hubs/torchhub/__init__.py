@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .. import http, settings
-from ..errors import (
+from ... import http, settings
+from ...errors import (
     IntegrityError,
     LimitExceededError,
     MalformedResponseError,
@@ -57,12 +57,12 @@ from ..errors import (
     UntrustedRepoError,
     UsageError,
 )
-from ..ids import ModelId, parse
-from ..records import ModelRecord
-from .base import NO_CONTEXT, Backend, BackendContext, Loaded, PullResult
+from ...ids import ModelId, parse
+from ...records import ModelRecord
+from ..base import NO_CONTEXT, Backend, BackendContext, Loaded, PullResult
 
 if TYPE_CHECKING:
-    from ..registry.store import Store
+    from ...registry.store import Store
 
 __all__ = [
     "TorchHubBackend", "list_entrypoints", "trust_add", "trust_remove", "trusted_repos", "trust_status",
@@ -468,7 +468,7 @@ def fetch_repo(owner: str, repo: str, ref: str, *, trusted: bool, model_id: str 
         UsageError: torch.hub's folder name for it holds another repository.
         UnsafeArchiveError, CorruptArchiveError, MalformedResponseError: a bad zipball.
     """
-    from ..archive import safe_extract_zip
+    from ...archive import safe_extract_zip
 
     name = repo_dir_name(owner, repo, ref)
     base = hub_dir() if trusted else _quarantine_dir()

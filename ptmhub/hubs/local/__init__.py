@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotCachedError, NotInRegistryError, UsageError
-from ..ids import ModelId
-from ..records import ModelRecord
-from .base import Backend, BackendContext, Loaded, NO_CONTEXT
+from ...errors import NotCachedError, NotInRegistryError, UsageError
+from ...ids import ModelId
+from ...records import ModelRecord
+from ..base import Backend, BackendContext, Loaded, NO_CONTEXT
 
 __all__ = ["LocalBackend"]
 
@@ -61,7 +61,7 @@ class LocalBackend(Backend):
             raise NotCachedError(f"{mid}: its folder {folder} is gone",
                                  hint=f"register it again from where it is now: 'ptmhub add PATH --id {mid}'",
                                  model_id=str(mid))
-        from ..loaders import load_folder
+        from ...loaders import load_folder
 
         auto_class = kwargs.pop("auto_class", None)
         model, preprocess, framework = load_folder(folder, label=str(mid), auto_class=auto_class, **kwargs)

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .. import http, settings
-from ..errors import (
+from ... import http, settings
+from ...errors import (
     AuthError,
     GatedModelError,
     HubServerError,
@@ -46,15 +46,15 @@ from ..errors import (
     UntrustedRepoError,
     UsageError,
 )
-from ..folders import read_config
-from ..ids import ModelId
-from ..ids import parse as parse_id
-from ..records import ModelRecord
-from .. import safetensors_count as st
-from .base import Backend, BackendContext, Loaded, NO_CONTEXT, PullResult, SyncReport
+from ...folders import read_config
+from ...ids import ModelId
+from ...ids import parse as parse_id
+from ...records import ModelRecord
+from ... import safetensors_count as st
+from ..base import Backend, BackendContext, Loaded, NO_CONTEXT, PullResult, SyncReport
 
 if TYPE_CHECKING:
-    from ..registry.store import Store
+    from ...registry.store import Store
 
 __all__ = ["HuggingFaceBackend", "sync", "record_from_info", "call_hub", "select_pull_files", "SYNC_SORTS",
            "SYNC_EXPAND"]
@@ -120,7 +120,7 @@ def _token() -> str | None:
 
 
 def _api() -> Any:
-    from .. import __version__
+    from ... import __version__
 
     return _hf().HfApi(endpoint=_endpoint(), token=_token(), library_name="ptmhub", library_version=__version__)
 
@@ -168,7 +168,7 @@ def _listing_refused(response: Any, *, has_token: bool) -> PtmhubError:
 
 def _auth_headers() -> dict[str, str]:
     """Headers for requests ptmhub makes itself to the endpoint: user agent and, if any, the token."""
-    from .. import __version__
+    from ... import __version__
 
     try:
         _hf()
@@ -379,7 +379,7 @@ def _tag_values(tags: Iterable[str], prefix: str) -> list[str]:
 
 def license_of(card: Mapping[str, Any], tags: Iterable[str]) -> tuple[str | None, str | None, str | None]:
     """(normalized license, the hub's words, where it came from) from card metadata or tags."""
-    from ..licenses import category, normalize
+    from ...licenses import category, normalize
 
     raw_values = _as_list(card.get("license"))
     source = "huggingface: model card metadata (cardData.license)"
@@ -1060,8 +1060,8 @@ class HuggingFaceBackend(Backend):
         if snapshot is None:
             raise NotCachedError(f"{mid} is not in the Hugging Face cache ({settings.get().hf_hub_cache})",
                                  hint=f"run 'ptmhub pull {mid}' first", model_id=str(mid))
-        from ..folders import detect
-        from ..loaders import load_folder
+        from ...folders import detect
+        from ...loaders import load_folder
 
         if record is not None and record.extra.get("custom_code"):
             raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
@@ -1093,7 +1093,7 @@ def _read_json(response: Any, url: str, *, requested: int) -> list[Any]:
         MalformedResponseError: not a JSON list, or far more items than ``requested``.
         NetworkError: the body broke off.
     """
-    from ..errors import LimitExceededError
+    from ...errors import LimitExceededError
 
     cfg = settings.get()
     body = http.read_capped(response, max_bytes=cfg.max_page_bytes, what="a model list page",
