@@ -39,11 +39,19 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import AmbiguousIdError, InvalidIdError
 
-__all__ = ["ModelId", "parse", "PREFIXES", "PLATFORMS", "MAX_ID_LENGTH", "KAGGLE_FRAMEWORKS"]
+__all__ = ["ModelId", "parse", "PREFIXES", "PLATFORMS", "REPO_HUBS", "MAX_ID_LENGTH", "KAGGLE_FRAMEWORKS"]
 
 MAX_ID_LENGTH = 512
-PLATFORMS = ("huggingface", "tfhub", "kaggle", "torchhub")
-PREFIXES = {"hf": "huggingface", "tfhub": "tfhub", "kaggle": "kaggle", "torchhub": "torchhub", "local": "local"}
+#: Hubs whose models are repositories named ``PREFIX:OWNER/NAME[@REVISION]`` (branch, tag or commit),
+#: parsed and printed the same way: prefix -> (platform, the model's web page with ``{path}``).
+#: One line per hub; Hugging Face has its own rules (legacy IDs without an owner, HF_ENDPOINT).
+REPO_HUBS: dict[str, tuple[str, str]] = {
+    "ms": ("modelscope", "https://modelscope.cn/models/{path}"),
+}
+_REPO_PLATFORMS = {platform: (prefix, page) for prefix, (platform, page) in REPO_HUBS.items()}
+PLATFORMS = ("huggingface", "tfhub", "kaggle", "torchhub", *_REPO_PLATFORMS)
+PREFIXES = {"hf": "huggingface", "tfhub": "tfhub", "kaggle": "kaggle", "torchhub": "torchhub",
+            **{prefix: platform for prefix, (platform, _page) in REPO_HUBS.items()}, "local": "local"}
 _PREFIX_OF = {v: k for k, v in PREFIXES.items()}
 # Kaggle Models' framework slugs as they appear in handles (compared case-insensitively).
 KAGGLE_FRAMEWORKS = frozenset(
@@ -135,8 +143,8 @@ class ModelId:
         return ModelId(**data)
 
     def __str__(self) -> str:
-        if self.platform == "huggingface":
-            return f"hf:{self.path}" + (f"@{self.revision}" if self.revision else "")
+        if self.platform == "huggingface" or self.platform in _REPO_PLATFORMS:
+            return f"{self.prefix}:{self.path}" + (f"@{self.revision}" if self.revision else "")
         if self.platform == "torchhub":
             ref = f":{self.revision}" if self.revision else ""
             variant = f"#{self.variant}" if self.variant else ""
@@ -152,6 +160,9 @@ class ModelId:
             from . import settings  # the configured endpoint (HF_ENDPOINT): a mirror's page, not huggingface.co
 
             return f"{settings.get().hf_endpoint}/{self.path}" + (f"/tree/{self.revision}" if self.revision else "")
+        if self.platform in _REPO_PLATFORMS:
+            return _REPO_PLATFORMS[self.platform][1].format(path=self.path) + (
+                f"/tree/{self.revision}" if self.revision else "")
         if self.platform == "tfhub":
             return f"https://tfhub.dev/{self.handle}"
         if self.platform == "kaggle":
@@ -272,8 +283,24 @@ def _parse_local(raw: str, body: str) -> ModelId:
     return ModelId("local", "/".join(parts))
 
 
+def _repo_parser(platform: str):  # noqa: ANN202 - a parser like the others
+    prefix = _REPO_PLATFORMS[platform][0]
+
+    def parse_repo(raw: str, body: str) -> ModelId:
+        revision = None
+        if "@" in body:
+            body, revision = body.split("@", 1)
+            revision = _check_revision(raw, revision)
+        parts = _segments(raw, body, what=f"{prefix}: repository id")
+        if len(parts) != 2:
+            raise _fail(raw, f"a {prefix}: ID is {prefix}:OWNER/NAME[@REVISION]")
+        return ModelId(platform, "/".join(parts), revision=revision)
+
+    return parse_repo
+
+
 _PARSERS = {"huggingface": _parse_hf, "tfhub": _parse_tfhub, "kaggle": _parse_kaggle, "torchhub": _parse_torchhub,
-            "local": _parse_local}
+            "local": _parse_local, **{platform: _repo_parser(platform) for platform in _REPO_PLATFORMS}}
 
 
 def _parse_url(raw: str) -> ModelId:

@@ -3,7 +3,7 @@
 Static facts (:data:`FACTS`) are documented capabilities of each platform — ID scheme,
 versioning, frameworks, published metadata, license information, parameter counts, the offline
 cache and its location, authentication, the trust model for remote code, and fine-tuning. The
-four platforms ptmhub supports are rows with live figures from the registry
+platforms ptmhub supports (each hub's own row, from its package) have live figures from the registry
 (:meth:`Store.stats`); TF.js, SageMaker and Papers with Code (the other platforms of the
 comparisons ptmhub grew from) are *informational* rows: ptmhub has no backend for them.
 
@@ -12,147 +12,20 @@ No network, no framework import: ``matrix()`` reads the registry and the setting
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .hubs.base import FACETS, MATRIX_ROWS, PlatformFacts, load_target
 
 if TYPE_CHECKING:
     from .registry.store import Store
 
-__all__ = ["PlatformFacts", "LiveStats", "PlatformRow", "PlatformMatrix", "FACTS", "FACETS", "facts",
-           "publishes", "title", "cache_location", "matrix", "shown_url"]
+__all__ = ["PlatformFacts", "LiveStats", "PlatformRow", "PlatformMatrix", "FACTS", "FACETS", "INFORMATIONAL", "facts",
+           "publishes", "title", "color", "cache_location", "matrix", "shown_url"]
 
-
-@dataclass(frozen=True)
-class PlatformFacts:
-    """Documented capabilities of one platform. Every field is a short sentence."""
-
-    name: str               # registry platform (huggingface, tfhub, ...) or an informational key
-    title: str              # display name
-    supported: bool         # True: a ptmhub backend exists; False: informational row only
-    id_scheme: str          # how a model is named (ptmhub's form first)
-    versioning: str         # how versions are pinned
-    frameworks: str         # what the models are for
-    metadata: str           # what the platform publishes about a model
-    license_info: str       # where a model's license is stated
-    parameter_counts: str   # whether parameter counts are published
-    offline_cache: str      # the native cache and its layout
-    cache_env: str          # the environment variable that moves the cache, and its default
-    auth: str               # credentials
-    remote_code: str        # whose code runs when a model loads, and who decides
-    fine_tuning: str        # how a model is fine-tuned
-    status: str = "active"  # active, or what happened to it
-    #: ModelRecord fields the platform itself publishes (a missing value elsewhere is "not published")
-    publishes: frozenset[str] = field(default_factory=frozenset)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "title": self.title, "supported": self.supported}
-        out.update({key: getattr(self, key) for key, _ in FACETS})
-        out["publishes"] = sorted(self.publishes)
-        return out
-
-
-#: (attribute, label) of every static fact, in display order.
-FACETS: tuple[tuple[str, str], ...] = (
-    ("status", "Status"),
-    ("id_scheme", "ID scheme"),
-    ("versioning", "Versioning"),
-    ("frameworks", "Frameworks"),
-    ("metadata", "Metadata published"),
-    ("license_info", "License info"),
-    ("parameter_counts", "Parameter counts"),
-    ("offline_cache", "Offline cache"),
-    ("cache_env", "Cache location"),
-    ("auth", "Auth"),
-    ("remote_code", "Remote code trust"),
-    ("fine_tuning", "Fine-tuning"),
-)
-
-FACTS: tuple[PlatformFacts, ...] = (
-    PlatformFacts(
-        name="huggingface", title="Hugging Face Hub", supported=True,
-        id_scheme="hf:OWNER/NAME[@REVISION] (the repo id); legacy ids without an owner "
-                  "(bert-base-uncased) redirect to the namespaced repo",
-        versioning="git: every commit, branch and tag is a revision; pin one with @REVISION (default main)",
-        frameworks="any: PyTorch, TensorFlow, JAX/Flax, ONNX, GGUF, Core ML, ...; the library tag names "
-                   "the loader (transformers, diffusers, timm, sentence-transformers, ...)",
-        metadata="API: pipeline tag (task), library, tags, model-card YAML (license, datasets, language, "
-                 "base_model), downloads (last 30 days), likes, last modified, files, safetensors counts",
-        license_info="model-card `license:` (SPDX-style id, or `other` with license_name/license_link); "
-                     "optional, so some repos state none",
-        parameter_counts="published for safetensors repos (`safetensors.total`, per dtype); ptmhub can also "
-                         "sum safetensors headers with HTTP range reads",
-        offline_cache="huggingface_hub cache: blobs + one snapshot folder per revision; offline with HF_HUB_OFFLINE=1",
-        cache_env="HF_HUB_CACHE (default $HF_HOME/hub = ~/.cache/huggingface/hub)",
-        auth="optional token (HF_TOKEN); needed for private repos and for gated models once their terms are accepted",
-        remote_code="repos may ship modeling code; transformers runs it only with trust_remote_code=True; "
-                    "pickled .bin weights can run code when unpickled (safetensors cannot)",
-        fine_tuning="the checkpoint is trainable as is: transformers Trainer, PEFT/LoRA; no fine-tunable flag",
-        publishes=frozenset({"task", "parameters", "license", "framework", "library", "format", "downloads",
-                             "likes", "tags", "datasets", "languages", "architecture", "revision", "size_bytes",
-                             "gated", "last_modified"}),
-    ),
-    PlatformFacts(
-        name="tfhub", title="TF Hub (tfhub.dev)", supported=True,
-        status="archived 2024-03-18: tfhub.dev handles redirect to Kaggle Models (downloads still work)",
-        id_scheme="tfhub:PUBLISHER/NAME.../VERSION (the tfhub.dev handle); Lite/TF.js/Coral variants under "
-                  "lite-model/, tfjs-model/, coral-model/",
-        versioning="an integer version ends every handle; each version is a separate, immutable model",
-        frameworks="TensorFlow: TF2 SavedModel, TF1 Hub format; TF Lite, TF.js and Coral variants",
-        metadata="catalog docs (markdown): task, dataset, language, network architecture, fine-tunable, "
-                 "format, description; no API, no downloads or likes",
-        license_info="optional `license` line, on a minority of docs (320 of the 2,730 model docs)",
-        parameter_counts="not published; ptmhub counts a pulled SavedModel's variables (checkpoint index)",
-        offline_cache="tensorflow_hub cache: one folder per SHA-1 of the handle URL, written by rename",
-        cache_env="TFHUB_CACHE_DIR (default <tmp>/tfhub_modules)",
-        auth="none: public downloads",
-        remote_code="no Python runs: a SavedModel is a TensorFlow graph, but TensorFlow's security policy "
-                    "treats models as programs (ops can read and write files): load trusted ones only",
-        fine_tuning="docs marked fine-tunable: hub.KerasLayer(trainable=True) in a Keras 2 (tf_keras) model",
-        publishes=frozenset({"task", "license", "format", "fine_tunable", "datasets", "languages",
-                             "architecture", "version", "summary", "size_bytes"}),
-    ),
-    PlatformFacts(
-        name="kaggle", title="Kaggle Models", supported=True,
-        id_scheme="kaggle:OWNER/MODEL/FRAMEWORK/VARIATION[/VERSION] (the Kaggle Models handle)",
-        versioning="integer versions per variation; an unversioned handle means the latest",
-        frameworks="per variation: TensorFlow 2, TF Lite, TF.js, PyTorch, JAX, Flax, Keras, Transformers, "
-                   "GGUF, ONNX, scikit-learn, ...",
-        metadata="model-instance API: license, fine-tunable flag, training data, size, overview (model card)",
-        license_info="a license name per model variation (API license_name)",
-        parameter_counts="not published; ptmhub counts a pulled SavedModel's variables",
-        offline_cache="kagglehub cache: models/OWNER/MODEL/FRAMEWORK/VARIATION/VERSION with completion "
-                      "markers; kagglehub has no offline switch (ptmhub reads the cache itself)",
-        cache_env="KAGGLEHUB_CACHE (default ~/.cache/kagglehub)",
-        auth="public models: none; KAGGLE_USERNAME/KAGGLE_KEY (or kaggle.json) for private models and for "
-             "models whose terms must be accepted first",
-        remote_code="kagglehub runs no code; the files are loaded by their framework (SavedModel graphs, "
-                    "PyTorch pickles): trust the publisher",
-        fine_tuning="fine-tunable flag per variation; the framework's own training",
-        publishes=frozenset({"license", "fine_tunable", "datasets", "framework", "version", "size_bytes",
-                             "summary"}),
-    ),
-    PlatformFacts(
-        name="torchhub", title="PyTorch Hub", supported=True,
-        id_scheme="torchhub:OWNER/REPO[:REF]/ENTRYPOINT[#WEIGHTS] (a GitHub repo with a hubconf.py, and a "
-                  "function in it)",
-        versioning="the repo's git ref (branch, tag or commit; default branch otherwise); torchvision "
-                    "weights enums (IMAGENET1K_V2, ...)",
-        frameworks="PyTorch",
-        metadata="hubconf.py entrypoints, docstrings, dependencies; the pytorch/hub docs (title, summary, "
-                 "category, tags) of featured repos; no task, license, downloads",
-        license_info="none from the hub: the repo's LICENSE covers its code, not necessarily the weights",
-        parameter_counts="not published (torchvision's weights meta has num_params); ptmhub builds trusted "
-                         "models on the meta device to count them",
-        offline_cache="torch.hub cache: repos in hub/OWNER_REPO_REF, weights in hub/checkpoints",
-        cache_env="TORCH_HOME (default ~/.cache/torch; torch.hub uses $TORCH_HOME/hub)",
-        auth="none for public repos; GITHUB_TOKEN raises GitHub's API rate limit (torch.hub reads it)",
-        remote_code="hubconf.py is arbitrary Python run at load: torch.hub asks (trust_repo, trusted_list); "
-                    "ptmhub never imports an untrusted repo (reads it with ast in a quarantine)",
-        fine_tuning="entrypoints return an nn.Module: replace the head and train",
-        publishes=frozenset({"revision", "tags", "summary", "framework"}),
-    ),
-    # -- informational rows: platforms ptmhub has no backend for ---------------------------------
+#: Platforms ptmhub has no backend for, shown beside the supported ones for comparison.
+INFORMATIONAL: tuple[PlatformFacts, ...] = (
     PlatformFacts(
         name="tfjs", title="TensorFlow.js models", supported=False,
         id_scheme="npm packages (@tensorflow-models/NAME) or a model.json URL; TF Hub/Kaggle tfjs variants",
@@ -201,6 +74,10 @@ FACTS: tuple[PlatformFacts, ...] = (
     ),
 )
 
+#: Every row: each supported hub's own (``ptmhub/hubs/<hub>/facts.py``, registered in
+#: :data:`ptmhub.hubs.base.MATRIX_ROWS`), then the informational ones.
+FACTS: tuple[PlatformFacts, ...] = tuple(load_target(t) for t in MATRIX_ROWS.values()) + INFORMATIONAL
+
 _BY_NAME = {f.name: f for f in FACTS}
 
 
@@ -233,15 +110,16 @@ def title(platform: str) -> str:
 
 def cache_location(platform: str) -> Path | None:
     """Where this machine's native cache for ``platform`` is (from the settings), or None."""
-    from . import settings
+    from .hubs.native import cache_for, caches_of
 
-    s = settings.get()
-    return {
-        "huggingface": s.hf_hub_cache,
-        "tfhub": s.tfhub_cache_dir,
-        "kaggle": s.kagglehub_cache,
-        "torchhub": Path(s.torch_home) / "hub",
-    }.get(platform)
+    names = caches_of(platform) if platform in MATRIX_ROWS else []
+    return cache_for(names[0]).root() if names else None
+
+
+def color(platform: str) -> str | None:
+    """The colour that marks ``platform`` in charts (its matrix row's), or None."""
+    f = _BY_NAME.get(platform)
+    return f.color if f is not None and f.color else None
 
 
 @dataclass(frozen=True)

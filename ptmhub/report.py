@@ -59,7 +59,14 @@ a { color: #1f5fbf; }
 """
 
 #: One color per platform (the same on every page).
-COLORS = {"huggingface": "#e0a100", "tfhub": "#e8710a", "kaggle": "#20beff", "torchhub": "#c0392b"}
+def _colors() -> dict[str, str]:
+    from .platforms import FACTS
+
+    return {f.name: f.color for f in FACTS if f.color}
+
+
+#: platform -> its chart colour, from its matrix row (each hub's facts.py)
+COLORS = _colors()
 _FALLBACK_COLOR = "#6c7a89"
 
 

@@ -65,6 +65,8 @@ class Settings:
     torch_home: Path           # TORCH_HOME
     tfhub_cache_dir: Path      # TFHUB_CACHE_DIR
     kagglehub_cache: Path      # KAGGLEHUB_CACHE
+    modelscope_cache: Path     # MODELSCOPE_CACHE (the modelscope client reads it too)
+    modelscope_endpoint: str   # MODELSCOPE_DOMAIN as the modelscope client takes it, default https://www.modelscope.cn
     http_timeout: float        # PTMHUB_HTTP_TIMEOUT (seconds per request)
     max_retries: int           # PTMHUB_MAX_RETRIES
     max_wait: float            # PTMHUB_MAX_WAIT: total seconds we sleep for backoff per call
@@ -114,6 +116,8 @@ class Settings:
             torch_home=torch_home,
             tfhub_cache_dir=tfhub_cache,
             kagglehub_cache=_path("KAGGLEHUB_CACHE", cache_home / "kagglehub"),
+            modelscope_cache=_path("MODELSCOPE_CACHE", cache_home / "modelscope"),
+            modelscope_endpoint=_modelscope_endpoint(env.get("MODELSCOPE_DOMAIN")),
             http_timeout=_number("PTMHUB_HTTP_TIMEOUT", 10.0),
             max_retries=_number("PTMHUB_MAX_RETRIES", 4, int, zero_ok=True),
             max_wait=_number("PTMHUB_MAX_WAIT", 60.0),
@@ -167,6 +171,12 @@ def set_offline_env() -> None:
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[name] = "1"
     os.environ["PTMHUB_OFFLINE"] = "1"
+
+
+def _modelscope_endpoint(domain: str | None) -> str:
+    """MODELSCOPE_DOMAIN is a host (``www.modelscope.cn``) or a URL; ptmhub takes both."""
+    domain = (domain or "www.modelscope.cn").strip().rstrip("/")
+    return domain if "://" in domain else f"https://{domain}"
 
 
 def setdefault_env(name: str, value: str) -> None:

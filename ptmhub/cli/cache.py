@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..hubs.base import NATIVE_CACHES
 from .output import echo_json, json_option, render_table
 
 
@@ -29,7 +30,7 @@ def cache_group() -> None:
 
 
 @cache_group.command(name="scan")
-@click.option("--cache", "caches", multiple=True, type=click.Choice(["hf", "torchhub", "tfhub", "kagglehub", "local"]),
+@click.option("--cache", "caches", multiple=True, type=click.Choice(list(NATIVE_CACHES)),
               help="Only these caches (repeatable; default: all).")
 @json_option
 def cache_scan(caches: tuple[str, ...], as_json: bool) -> None:
@@ -47,7 +48,7 @@ def cache_scan(caches: tuple[str, ...], as_json: bool) -> None:
         by_cache.setdefault(m.cache, []).append(m)
     for name, root in inv.roots.items():
         models = by_cache.get(name, [])
-        click.echo(f"{name:<10} {len({m.key for m in models}):>4} model(s)  {_bytes(sum(cache._units(models).values())):>10}"
+        click.echo(f"{name:<10} {len({m.key for m in models}):>4} model(s)  {_bytes(sum(cache.units(models).values())):>10}"
                    f"  {root}")
     if by_cache.get("local"):
         click.echo(f"{'local':<10} {len(by_cache['local']):>4} folder(s)")

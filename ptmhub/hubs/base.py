@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from ..ids import ModelId
     from ..records import ModelRecord
 
-__all__ = ["Backend", "BackendContext", "SyncReport", "PullResult", "Loaded", "backend_for", "load_target", "BACKENDS"]
+__all__ = ["Backend", "BackendContext", "SyncReport", "PullResult", "Loaded", "PlatformFacts", "FACETS", "backend_for",
+           "load_target", "BACKENDS", "NATIVE_CACHES", "MATRIX_ROWS"]
 
 
 @dataclass
@@ -53,6 +54,54 @@ class Loaded:
     preprocess: Any = None
     framework: str | None = None
     record: ModelRecord | None = None
+
+
+# -- the platform matrix: a hub's documented capabilities ----------------------------------------
+@dataclass(frozen=True)
+class PlatformFacts:
+    """Documented capabilities of one platform. Every field is a short sentence."""
+
+    name: str               # registry platform (huggingface, tfhub, ...) or an informational key
+    title: str              # display name
+    supported: bool         # True: a ptmhub backend exists; False: informational row only
+    id_scheme: str          # how a model is named (ptmhub's form first)
+    versioning: str         # how versions are pinned
+    frameworks: str         # what the models are for
+    metadata: str           # what the platform publishes about a model
+    license_info: str       # where a model's license is stated
+    parameter_counts: str   # whether parameter counts are published
+    offline_cache: str      # the native cache and its layout
+    cache_env: str          # the environment variable that moves the cache, and its default
+    auth: str               # credentials
+    remote_code: str        # whose code runs when a model loads, and who decides
+    fine_tuning: str        # how a model is fine-tuned
+    status: str = "active"  # active, or what happened to it
+    color: str = ""         # how charts mark the platform (CSS colour); "" for informational rows
+    #: ModelRecord fields the platform itself publishes (a missing value elsewhere is "not published")
+    publishes: frozenset[str] = field(default_factory=frozenset)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "title": self.title, "supported": self.supported}
+        out.update({key: getattr(self, key) for key, _ in FACETS})
+        out["publishes"] = sorted(self.publishes)
+        return out
+
+
+#: (attribute, label) of every static fact, in display order.
+FACETS: tuple[tuple[str, str], ...] = (
+    ("status", "Status"),
+    ("id_scheme", "ID scheme"),
+    ("versioning", "Versioning"),
+    ("frameworks", "Frameworks"),
+    ("metadata", "Metadata published"),
+    ("license_info", "License info"),
+    ("parameter_counts", "Parameter counts"),
+    ("offline_cache", "Offline cache"),
+    ("cache_env", "Cache location"),
+    ("auth", "Auth"),
+    ("remote_code", "Remote code trust"),
+    ("fine_tuning", "Fine-tuning"),
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +157,25 @@ BACKENDS: dict[str, str] = {
     "local": "ptmhub.hubs.local:LocalBackend",
 }
 
+
+#: cache name -> "module:Class" of its :class:`~ptmhub.hubs.native.NativeCache`, in discovery order.
+#: One line per cache; a hub's cache lives in its package (``ptmhub/hubs/<hub>/cache.py``).
+NATIVE_CACHES: dict[str, str] = {
+    "hf": "ptmhub.hubs.huggingface.cache:HFCache",
+    "torchhub": "ptmhub.hubs.torchhub.cache:TorchHubCache",
+    "tfhub": "ptmhub.hubs.tfhub.cache:TFHubCache",
+    "kagglehub": "ptmhub.hubs.tfhub.cache:KaggleHubCache",
+    "local": "ptmhub.hubs.local.cache:LocalCache",
+}
+
+#: platform -> "module:ROW" of its :class:`PlatformFacts` (its row of ``ptmhub platforms``), in
+#: display order. One line per platform; the row lives in its hub's package (``facts.py``).
+MATRIX_ROWS: dict[str, str] = {
+    "huggingface": "ptmhub.hubs.huggingface.facts:HUGGINGFACE",
+    "tfhub": "ptmhub.hubs.tfhub.facts:TFHUB",
+    "kaggle": "ptmhub.hubs.tfhub.facts:KAGGLE",
+    "torchhub": "ptmhub.hubs.torchhub.facts:TORCHHUB",
+}
 
 _instances: dict[str, Backend] = {}
 
