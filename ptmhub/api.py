@@ -71,8 +71,7 @@ def resolve(model_id: str | ModelId, *, offline: bool | None = None, store: Stor
     """Ask the model's hub about it and record the answer in the registry.
 
     A plain ID updates the model's current record, the hub's answer being authoritative for the
-    fields in :data:`ptmhub.models.AUTHORITATIVE_ON_RESOLVE` (a license the hub dropped is
-    cleared), and keeps that revision in the history. A pinned Hugging Face ID
+    fields its backend names (``authoritative_fields``: a license the hub dropped is cleared), and keeps that revision in the history. A pinned Hugging Face ID
     (``hf:X@<commit>``, a tag or a branch) only adds to the history (``show hf:X@<commit>``
     answers from it): the current record is never overwritten by an old revision. ``trust``
     (torch.hub) runs the repository's hubconf.py for this call; otherwise the trust list of

@@ -202,9 +202,6 @@ def normalize_architecture(text: str | None, *, evidence: str | None = None) -> 
     return None
 
 
-_EXAMPLE_ARGS = re.compile(r"""torch\.hub\.load\(\s*['"][^'"]+['"]\s*,\s*['"][^'"]+['"]\s*,\s*['"]([^'"]+)['"]""")
-
-
 def _is_timm(record: ModelRecord) -> bool:
     return record.library == "timm" or (record.owner or "").lower() == "timm"
 
@@ -234,13 +231,11 @@ def architecture_of(record: ModelRecord) -> Architecture | None:
                 arch = normalize_architecture(value, evidence=f"{label} {value!r}")
                 if arch:
                     return arch
-    example = (record.extra or {}).get("example")
-    if record.platform == "torchhub" and isinstance(example, str) and name.startswith("model"):
-        m = _EXAMPLE_ARGS.search(example)
-        if m:
-            arch = normalize_architecture(m.group(1), evidence=f"the pytorch/hub doc's example loads {m.group(1)!r}")
-            if arch:
-                return arch
+    hint = _backend(record).architecture_hint(record) if _backend(record) is not None else None
+    if hint is not None:
+        arch = normalize_architecture(hint[0], evidence=hint[1])
+        if arch:
+            return arch
     slug = _clean(name.replace("/", "-"))
     if not slug:
         return None
@@ -312,6 +307,12 @@ class Comparison:
         return out
 
 
+def _backend(record: ModelRecord):  # noqa: ANN202 - a Backend, or None for a platform ptmhub has none for
+    from .hubs.base import BACKENDS, backend_for
+
+    return backend_for(record.platform) if record.platform in BACKENDS else None
+
+
 def _origin(record: ModelRecord) -> str:
     """Where a record's facts (other than parameters and license, which carry their own) came from."""
     extra = record.extra or {}
@@ -319,23 +320,10 @@ def _origin(record: ModelRecord) -> str:
         return extra["facts_from"]
     if isinstance(extra.get("source"), str):
         return extra["source"]
-    if record.platform == "huggingface":
-        if isinstance(extra.get("timm"), dict) and record.downloads is None and record.revision is None:
-            version = extra["timm"].get("timm_version")
-            return f"timm {version} pretrained cfg" if version else "timm pretrained cfg"
-        if record.revision or record.downloads is not None or record.resolved_at:
-            return "Hugging Face Hub API (model info)"
-    if record.platform == "tfhub" and extra.get("doc_path"):
-        return f"tfhub.dev catalog doc {extra['doc_path']}"
-    if record.platform == "kaggle" and record.resolved_at:
-        return "Kaggle Models API (model instance)"
-    if record.platform == "torchhub":
-        if extra.get("torchvision_version"):
-            return f"torchvision {extra['torchvision_version']} weights meta"
-        if extra.get("hubconf_sha256") or extra.get("entrypoints"):
-            return "the repository's hubconf.py"
-        if extra.get("catalog") == "pytorch/hub":
-            return f"pytorch/hub doc {extra.get('doc') or ''}".strip()
+    backend = _backend(record)
+    said = backend.describe_origin(record) if backend is not None else None
+    if said:
+        return said
     if record.resolved_at:
         return f"{platforms.title(record.platform)} (resolved {record.resolved_at:%Y-%m-%d})"
     return "registry record (no source recorded)"
@@ -419,14 +407,15 @@ def _popularity(name: str) -> Callable[[ModelRecord, str], tuple[Any, str, str]]
         value = getattr(r, name)
         if value is None:
             return None, "-", _missing(r, name)
-        suffix = ", last 30 days" if name == "downloads" and r.platform == "huggingface" else ""
+        window = platforms.downloads_window(r.platform) if name == "downloads" else None
+        suffix = f", {window}" if window else ""
         return value, _count(value), _known_source(r, name, origin) + suffix
     return get
 
 
 def _version(r: ModelRecord, origin: str) -> tuple[Any, str, str]:
     if r.version:
-        source = "the handle's version" if r.platform in ("tfhub", "kaggle") else origin
+        source = "the handle's version"  # a version is part of the ID on the hubs that have them
         return r.version, f"version {r.version}", source
     if r.revision:
         if re.fullmatch(r"[0-9a-f]{40}", r.revision):

@@ -62,11 +62,12 @@ def read_config(folder: Path) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def detect(folder: str | Path, names: Iterable[str] | None = None) -> FolderModel:
+def detect(folder: str | Path, names: Iterable[str] | None = None, *, prefer: str | None = None) -> FolderModel:
     """The library of the model in ``folder`` (see the module docstring for the rules).
 
     ``names``: the folder's file names relative to it, when the caller has listed them already
-    (only top-level names matter here).
+    (only top-level names matter here). ``prefer``: the library the hub names for the model
+    (a sentence-transformers repo is also a transformers one); taken when the files support it.
     """
     folder = Path(folder)
     if names is None:
@@ -77,6 +78,8 @@ def detect(folder: str | Path, names: Iterable[str] | None = None) -> FolderMode
     else:
         present = set(names)
     config = read_config(folder) if "config.json" in present else {}
+    if prefer is not None and prefer in _supported(present, config):
+        return FolderModel(prefer, config)
     if "modules.json" in present or "sentence_bert_config.json" in present:
         return FolderModel("sentence-transformers", config)
     if "saved_model.pb" in present or "saved_model.pbtxt" in present:
@@ -88,3 +91,19 @@ def detect(folder: str | Path, names: Iterable[str] | None = None) -> FolderMode
     if isinstance(config.get("architecture"), str) and ("pretrained_cfg" in config or "num_classes" in config):
         return FolderModel("timm", config)
     return FolderModel(None, config)
+
+
+def _supported(present: set[str], config: dict[str, Any]) -> set[str]:
+    """Every library whose files the folder holds."""
+    out = set()
+    if "modules.json" in present or "sentence_bert_config.json" in present:
+        out.add("sentence-transformers")
+    if "saved_model.pb" in present or "saved_model.pbtxt" in present:
+        out.add("tensorflow")
+    if "model_index.json" in present:
+        out.add("diffusers")
+    if isinstance(config.get("model_type"), str) and config["model_type"]:
+        out.add("transformers")
+    if isinstance(config.get("architecture"), str) and ("pretrained_cfg" in config or "num_classes" in config):
+        out.add("timm")
+    return out

@@ -26,15 +26,7 @@ if TYPE_CHECKING:
     from .records import ModelRecord
     from .registry.store import Store
 
-__all__ = ["AUTHORITATIVE_ON_RESOLVE", "context_for", "resolve", "show", "pull", "load", "did_you_mean"]
-
-#: Per hub, the fields a plain resolve answers for in full (see ``Store.upsert(authoritative=)``):
-#: what the hub no longer publishes is cleared instead of kept. A backend may say it itself
-#: with an ``authoritative_fields`` attribute. Catalog syncs are never authoritative.
-AUTHORITATIVE_ON_RESOLVE: dict[str, tuple[str, ...]] = {
-    "huggingface": ("license", "task", "gated", "tags", "datasets", "languages", "library", "framework",
-                    "format", "architecture"),
-}
+__all__ = ["context_for", "resolve", "show", "pull", "load", "did_you_mean", "pinned"]
 
 
 def context_for(mid: ModelId, store: Store, *, trust: bool = False, known: ModelRecord | None = None) -> BackendContext:
@@ -43,7 +35,7 @@ def context_for(mid: ModelId, store: Store, *, trust: bool = False, known: Model
     A registry that cannot be read gives an empty context: a hub call never fails for it."""
     try:
         record = known if known is not None else store.get(mid.key)
-        trusted = frozenset(store.trusted()) if mid.platform == "torchhub" else frozenset()
+        trusted = frozenset(store.trusted()) if backend_for(mid.platform).uses_trust else frozenset()
     except PtmhubError:
         record, trusted = known, frozenset()
     return BackendContext(known=record, trusted=trusted, trust=trust)
@@ -51,13 +43,14 @@ def context_for(mid: ModelId, store: Store, *, trust: bool = False, known: Model
 
 def _store_records(backend: Backend, store: Store, records: list[ModelRecord], *,
                    authoritative: tuple[str, ...] | bool = False) -> None:
-    store.upsert(records, authoritative=authoritative, combine=getattr(backend, "combines", False))
+    store.upsert(records, authoritative=authoritative, combine=backend.combines)
 
 
 def pinned(mid: ModelId) -> bool:
-    """A Hugging Face ID naming a revision (``hf:X@<commit>``): answered from, and kept in, the
-    revision history; the model's current record stays what ``refs/main`` names."""
-    return mid.platform == "huggingface" and mid.revision not in (None, "main")
+    """An ID naming an old revision (``hf:X@<commit>``) of a hub that keeps revisions: answered
+    from, and kept in, the revision history; the model's current record stays what ``refs/main``
+    names."""
+    return backend_for(mid.platform).pinned(mid)
 
 
 def resolve(mid: ModelId, *, store: Store, trust: bool = False) -> ModelRecord:
@@ -71,11 +64,8 @@ def resolve(mid: ModelId, *, store: Store, trust: bool = False) -> ModelRecord:
     if pinned(mid):
         store.save_revision(record, revision=mid.revision)
         return store.get_revision(record.id, record.revision or mid.revision) or record
-    fields = getattr(backend, "authoritative_fields", None)
-    if fields is None:
-        fields = AUTHORITATIVE_ON_RESOLVE.get(mid.platform, ())
-    _store_records(backend, store, [record], authoritative=fields)
-    if mid.platform == "huggingface":
+    _store_records(backend, store, [record], authoritative=backend.authoritative_fields)
+    if backend.keeps_revisions:
         store.save_revision(record)
     return store.get(record.id) or record
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .registry.store import Store
 
 __all__ = ["PlatformFacts", "LiveStats", "PlatformRow", "PlatformMatrix", "FACTS", "FACETS", "INFORMATIONAL", "facts",
-           "publishes", "title", "color", "cache_location", "matrix", "shown_url"]
+           "publishes", "title", "color", "downloads_window", "cache_location", "matrix", "shown_url"]
 
 #: Platforms ptmhub has no backend for, shown beside the supported ones for comparison.
 INFORMATIONAL: tuple[PlatformFacts, ...] = (
@@ -114,6 +114,12 @@ def cache_location(platform: str) -> Path | None:
 
     names = caches_of(platform) if platform in MATRIX_ROWS else []
     return cache_for(names[0]).root() if names else None
+
+
+def downloads_window(platform: str) -> str | None:
+    """Over what period ``platform`` counts downloads ("last 30 days"), when it says."""
+    f = _BY_NAME.get(platform)
+    return f.downloads_window or None if f is not None else None
 
 
 def color(platform: str) -> str | None:

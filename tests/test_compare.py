@@ -525,8 +525,10 @@ def test_example_registry_compare(example, capsys):
 
 
 def test_example_registry_same_as_resnet50(example):
-    s = same_as("torchhub:pytorch/vision/resnet50", store=f"sqlite:///{example}", offline=True)
+    import ptmhub
+
+    s = ptmhub.same_as("torchhub:pytorch/vision/resnet50", store=f"sqlite:///{example}", offline=True)  # a URL: the API opens it
     sources = {(r.platform, r.library) for r in s.comparison.records}
     assert {("torchhub", "torchvision"), ("huggingface", "timm"), ("tfhub", "tensorflow-hub")} <= sources
-    s = same_as("hf:bert-base-uncased", store=f"sqlite:///{example}", offline=True)
+    s = same_as("hf:bert-base-uncased", store=ptmhub.open_store(f"sqlite:///{example}"), offline=True)
     assert {r.platform for r in s.comparison.records} == {"huggingface", "tfhub", "torchhub"}

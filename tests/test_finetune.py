@@ -14,7 +14,8 @@ import pytest
 
 from ptmhub import settings
 from ptmhub.errors import NotCachedError, UsageError
-from ptmhub.finetune import FinetuneBundle, folder_kind, load_for_finetune
+from ptmhub.api import load_for_finetune  # the API opens the default registry for hub IDs
+from ptmhub.finetune import FinetuneBundle, folder_kind
 from ptmhub.finetune.strategies import THRESHOLDS, choose, default_unfreeze_last, suggested_learning_rate
 
 torch = pytest.importorskip("torch")

@@ -88,3 +88,12 @@ def test_custom_code_is_refused_by_the_one_loader(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "x", "auto_map": {"AutoModel": "m.M"}}))
     with pytest.raises(UntrustedRepoError, match="auto_map"):
         load_folder(tmp_path, label="local:x")
+
+
+def test_the_library_the_hub_names_wins_when_the_files_support_it(tmp_path):
+    """A sentence-transformers repo is a transformers one too: the hub's library_name decides."""
+    (tmp_path / "modules.json").write_text("[]")
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    assert folders.detect(tmp_path).library == "sentence-transformers"
+    assert folders.detect(tmp_path, prefer="transformers").library == "transformers"
+    assert folders.detect(tmp_path, prefer="timm").library == "sentence-transformers"  # no timm config: ignored

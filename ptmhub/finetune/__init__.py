@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import settings
-from ..errors import NotCachedError, PtmhubError, UntrustedRepoError, UsageError
+from ..errors import PtmhubError, UsageError
 from .strategies import STRATEGIES, THRESHOLDS, Choice, choose, suggested_learning_rate
 
 if TYPE_CHECKING:
@@ -326,56 +325,28 @@ def _registry(store: Store | None, mid: ModelId) -> Store:
     return store
 
 
-def _hf_snapshot(mid: ModelId, record: ModelRecord | None) -> Path:
-    """The cached snapshot folder, from huggingface_hub's own cache lookup (no network)."""
-    try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
-    except ImportError:
-        from ..errors import MissingDependencyError
-
-        raise MissingDependencyError("huggingface_hub", "hf", purpose="loading a Hugging Face model") from None
-    repo_id = record.id.removeprefix("hf:") if record is not None else mid.path
-    revision = mid.revision or (record.revision if record is not None and record.cached and record.revision else None)
-    try:
-        path = snapshot_download(repo_id, revision=revision, cache_dir=str(settings.get().hf_hub_cache),
-                                 local_files_only=True)
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
-        raise NotCachedError(f"{mid} is not in the Hugging Face cache ({settings.get().hf_hub_cache})",
-                             hint=f"run 'ptmhub pull {mid}' first", model_id=str(mid)) from None
-    return Path(path)
-
-
 def _from_hub(mid: ModelId, *, store: Store | None, trust: bool, kwargs: dict[str, Any],
               **common: Any) -> FinetuneBundle:
     from .. import models
 
+    from ..hubs.base import backend_for
+    from ..offline import apply
+
     label = str(mid)
     store = _registry(store, mid)
-    if mid.platform == "huggingface":
-        record = store.get(mid.key)
-        if record is not None and record.extra.get("custom_code"):
-            raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
-                                     hint="load it with transformers yourself if you trust the repository",
-                                     model_id=label)
-        snapshot = _hf_snapshot(mid, record)
-        bundle = _from_folder(snapshot, record=record, label=label, kwargs=kwargs, **common)
+    backend = backend_for(mid.platform)
+    record = store.get(mid.key)
+    folder = backend.local_folder(mid, record)  # a cached snapshot in a framework's own format
+    if folder is not None:
+        bundle = _from_folder(folder, record=record, label=label, kwargs=kwargs, **common)
         if record is not None:
             try:
                 store.touch(record.id)
             except PtmhubError:
                 pass
         return bundle
-    from ..offline import apply
-
     offline = apply(None)  # the mode load_for_finetune set; the native switches made to agree
-    if mid.platform in ("tfhub", "kaggle"):
-        layer_keys = ("signature", "output_key", "arguments", "tags")
-        load_kwargs = {k: kwargs.pop(k) for k in layer_keys if k in kwargs}
-        loaded = models.load(mid, store=store, offline=offline, trainable=False,
-                             **({"kind": "layer"} if mid.platform == "tfhub" else {}), **load_kwargs)
-        return _from_object(loaded.model, preprocess=loaded.preprocess, record=loaded.record, label=label,
-                            kwargs=kwargs, **common)
-    loaded = models.load(mid, store=store, offline=offline, trust=trust, **kwargs)
+    load_kwargs = backend.finetune_load_kwargs(mid, kwargs)  # the rest of kwargs goes to the head's builder
+    loaded = models.load(mid, store=store, offline=offline, trust=trust, **load_kwargs)
     return _from_object(loaded.model, preprocess=loaded.preprocess, record=loaded.record, label=label,
-                        kwargs={}, **common)
+                        kwargs=kwargs, **common)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UnknownPlatformError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..ids import ModelId
     from ..records import ModelRecord
 
@@ -77,6 +79,7 @@ class PlatformFacts:
     fine_tuning: str        # how a model is fine-tuned
     status: str = "active"  # active, or what happened to it
     color: str = ""         # how charts mark the platform (CSS colour); "" for informational rows
+    downloads_window: str = ""  # the period its download counts cover ("last 30 days"), if it says
     #: ModelRecord fields the platform itself publishes (a missing value elsewhere is "not published")
     publishes: frozenset[str] = field(default_factory=frozenset)
 
@@ -129,6 +132,48 @@ class Backend(ABC):
     touch the database: they return records, and the services layer stores them."""
 
     platform: str = ""
+    #: fields a plain resolve answers for in full (``Store.upsert(authoritative=)``): what the hub
+    #: no longer publishes is cleared instead of kept. Catalog syncs are never authoritative.
+    authoritative_fields: tuple[str, ...] = ()
+    #: a resolve of a pinned revision (``ID@REV``) goes to the revision history, never over the
+    #: model's current record; every resolve of the current one is kept there too
+    keeps_revisions: bool = False
+    #: the backend runs a repository's code only when it is trusted: the context carries the
+    #: registry's trust list
+    uses_trust: bool = False
+    #: a record adds to the stored one's ``extra`` and ``tags`` (``Store.upsert(combine=)``), for
+    #: sources describing one model from different sides
+    combines: bool = False
+
+    def pinned(self, model_id: ModelId) -> bool:
+        """Whether ``model_id`` names an old revision to keep apart from the current record."""
+        return self.keeps_revisions and model_id.revision not in (None, "main")
+
+    def describe_origin(self, record: ModelRecord) -> str | None:
+        """Where ``record``'s facts came from, in a few words (``compare`` shows it), or None."""
+        return None
+
+    def architecture_hint(self, record: ModelRecord) -> tuple[str, str] | None:
+        """A model name that tells the architecture when the record's own name does not, and the
+        evidence for it (``compare --same-as``), or None."""
+        return None
+
+    def local_folder(self, model_id: ModelId, record: ModelRecord | None) -> Path | None:
+        """A folder on disk holding the model in a framework's own format (a cached snapshot),
+        which fine-tuning reads directly; None when the model is only loadable through
+        :meth:`load`.
+
+        Raises:
+            NotCachedError: the model should be in a folder but is not cached.
+        """
+        return None
+
+    def finetune_load_kwargs(self, model_id: ModelId, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """What :meth:`load` is given to build a model to fine-tune: options taken out of the
+        user's ``kwargs`` (which keep the rest for the framework) plus the backend's own."""
+        out = dict(kwargs)
+        kwargs.clear()
+        return out
 
     @abstractmethod
     def resolve(self, model_id: ModelId, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:

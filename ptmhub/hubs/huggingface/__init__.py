@@ -798,6 +798,44 @@ class HuggingFaceBackend(Backend):
     """``hf:OWNER/NAME[@REVISION]`` models on the Hugging Face Hub (or any HF_ENDPOINT)."""
 
     platform = PLATFORM
+    # a resolve is the Hub's whole answer about these: a license it dropped is cleared
+    authoritative_fields = ("license", "task", "gated", "tags", "datasets", "languages", "library", "framework",
+                            "format", "architecture")
+    keeps_revisions = True  # git revisions: hf:X@<commit> goes to the history, refs/main is the record
+
+    def describe_origin(self, record: ModelRecord) -> str | None:
+        extra = record.extra or {}
+        if isinstance(extra.get("timm"), dict) and record.downloads is None and record.revision is None:
+            version = extra["timm"].get("timm_version")
+            return f"timm {version} pretrained cfg" if version else "timm pretrained cfg"
+        if record.revision or record.downloads is not None or record.resolved_at:
+            return "Hugging Face Hub API (model info)"
+        return None
+
+    def local_folder(self, model_id: ModelId, record: ModelRecord | None) -> Path:
+        """The cached snapshot, from huggingface_hub's own cache lookup (no network): what
+        ``refs/main`` (or the ID's revision, or the record's when it says cached) names.
+
+        Raises:
+            UntrustedRepoError: the model needs its own Python code (trust_remote_code).
+            NotCachedError: it is not in the HF cache.
+        """
+        mid = self._check(model_id)
+        if record is not None and record.extra.get("custom_code"):
+            raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
+                                     hint="load it with transformers yourself if you trust the repository",
+                                     model_id=str(mid))
+        hf = _hf()
+        repo_id = record.id.removeprefix("hf:") if record is not None else mid.path
+        revision = mid.revision or (record.revision if record is not None and record.cached and record.revision
+                                    else None)
+        try:
+            path = hf.snapshot_download(repo_id, revision=revision, cache_dir=str(settings.get().hf_hub_cache),
+                                        local_files_only=True)
+        except (hf.errors.LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+            raise NotCachedError(f"{mid} is not in the Hugging Face cache ({settings.get().hf_hub_cache})",
+                                 hint=f"run 'ptmhub pull {mid}' first", model_id=str(mid)) from None
+        return Path(path)
 
     # resolve -------------------------------------------------------------------------------------
     def resolve(self, model_id: ModelId, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
@@ -1067,7 +1105,7 @@ class HuggingFaceBackend(Backend):
             raise UntrustedRepoError(f"{mid} needs its own Python code (trust_remote_code), which ptmhub does not run",
                                      hint="load it with transformers yourself and trust_remote_code=True if you "
                                           "trust the repository", model_id=str(mid))
-        found = detect(snapshot)
+        found = detect(snapshot, prefer=record.library if record is not None else None)  # the hub's library_name
         if found.library is None and record is not None and record.library == "transformers":
             found = type(found)("transformers", found.config)  # the hub says so; transformers says what is missing
         # the Hub's Auto class (transformersInfo) when the record describes this very snapshot

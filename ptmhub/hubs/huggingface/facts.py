@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..base import PlatformFacts
 
 HUGGINGFACE = PlatformFacts(
-        name="huggingface", color="#e0a100", title="Hugging Face Hub", supported=True,
+        name="huggingface", color="#e0a100", downloads_window="last 30 days", title="Hugging Face Hub", supported=True,
         id_scheme="hf:OWNER/NAME[@REVISION] (the repo id); legacy ids without an owner "
                   "(bert-base-uncased) redirect to the namespaced repo",
         versioning="git: every commit, branch and tag is a revision; pin one with @REVISION (default main)",

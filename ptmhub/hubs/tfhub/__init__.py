@@ -120,10 +120,28 @@ def _saved_model_facts(path: Path) -> dict[str, Any]:
             "parameters_note": count.note, "format": detect_format(path)}
 
 
+#: ``hub.KerasLayer`` options a fine-tuning call may give (the rest goes to the head's builder)
+_LAYER_OPTIONS = ("signature", "output_key", "arguments", "tags")
+
+
+def _layer_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the KerasLayer options out of ``kwargs``."""
+    return {k: kwargs.pop(k) for k in _LAYER_OPTIONS if k in kwargs}
+
+
 class TFHubBackend(Backend):
     """tfhub.dev handles, pulled and loaded through tensorflow_hub."""
 
     platform = "tfhub"
+
+    def describe_origin(self, record: ModelRecord) -> str | None:
+        doc = (record.extra or {}).get("doc_path")
+        return f"tfhub.dev catalog doc {doc}" if doc else None
+
+    def finetune_load_kwargs(self, model_id: ModelId, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A frozen ``hub.KerasLayer`` (the head's builder sets what trains) with the layer's own
+        options taken from ``kwargs``."""
+        return {"kind": "layer", "trainable": False, **_layer_options(kwargs)}
 
     @staticmethod
     def _check(model_id: ModelId | str) -> ModelId:
@@ -292,6 +310,13 @@ class KaggleBackend(Backend):
     """Kaggle Models handles, through kagglehub."""
 
     platform = "kaggle"
+
+    def describe_origin(self, record: ModelRecord) -> str | None:
+        return "Kaggle Models API (model instance)" if record.resolved_at else None
+
+    def finetune_load_kwargs(self, model_id: ModelId, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A frozen layer (the head's builder sets what trains) with the layer's own options."""
+        return {"trainable": False, **_layer_options(kwargs)}
 
     @staticmethod
     def _check(model_id: ModelId | str) -> ModelId:

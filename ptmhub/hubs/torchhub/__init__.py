@@ -1280,6 +1280,9 @@ def _mid(model_id: ModelId | str) -> ModelId:
     return mid
 
 
+_EXAMPLE_ARGS = re.compile(r"""torch\.hub\.load\(\s*['"][^'"]+['"]\s*,\s*['"][^'"]+['"]\s*,\s*['"]([^'"]+)['"]""")
+
+
 class TorchHubBackend(Backend):
     """PyTorch Hub (hubconf repositories) and the installed torchvision."""
 
@@ -1287,6 +1290,26 @@ class TorchHubBackend(Backend):
     #: the pytorch/hub docs, torchvision and a repository's hubconf.py describe the same
     #: entrypoints: a record adds to the stored one's ``extra`` and ``tags`` (``Store.upsert(combine=)``)
     combines = True
+    uses_trust = True  # hubconf.py runs only for trusted repositories: the context carries the trust list
+
+    def describe_origin(self, record: ModelRecord) -> str | None:
+        extra = record.extra or {}
+        if extra.get("torchvision_version"):
+            return f"torchvision {extra['torchvision_version']} weights meta"
+        if extra.get("hubconf_sha256") or extra.get("entrypoints"):
+            return "the repository's hubconf.py"
+        if extra.get("catalog") == "pytorch/hub":
+            return f"pytorch/hub doc {extra.get('doc') or ''}".strip()
+        return None
+
+    def architecture_hint(self, record: ModelRecord) -> tuple[str, str] | None:
+        """For loader entrypoints (``model``, ``modelForMaskedLM``...): the model the pytorch/hub
+        doc's example call loads (``torch.hub.load(REPO, 'model', 'bert-base-uncased')``)."""
+        example = (record.extra or {}).get("example")
+        if not isinstance(example, str) or not (record.name or "").startswith("model"):
+            return None
+        m = _EXAMPLE_ARGS.search(example)
+        return (m.group(1), f"the pytorch/hub doc's example loads {m.group(1)!r}") if m else None
 
     # -- resolve -------------------------------------------------------------------------------
     def resolve(self, model_id: ModelId | str, *, context: BackendContext = NO_CONTEXT) -> ModelRecord:
