@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelRecord", "PARAMETER_SOURCES", "FIELDS", "SUMMARY_MAX", "human_count", "human_bytes", "summarize"]
+__all__ = ["ModelRecord", "PARAMETER_SOURCES", "FIELDS", "SUMMARY_MAX", "COMMON_EXTRA_KEYS", "human_count", "human_bytes",
+           "summarize"]
 
 #: Where a parameter count may come from (``parameters_source``).
 PARAMETER_SOURCES = (
@@ -163,3 +164,20 @@ def summarize(description: str) -> str | None:
     if len(sentence) > SUMMARY_MAX:
         sentence = sentence[: SUMMARY_MAX - 1].rsplit(" ", 1)[0] + "…"
     return sentence
+
+
+#: ``extra`` keys any record may carry, whatever its hub: what a model folder's files tell
+#: (``localmodel.folder_facts``), and what ``pull``, ``cache scan`` and ``add`` record. Each hub
+#: declares its own in its matrix row (``PlatformFacts.extra_keys``); tests/conftest.py fails the
+#: suite on a key a test stored that neither declares.
+COMMON_EXTRA_KEYS: dict[str, str] = {
+    "architectures": "the model classes config.json names (architectures)",
+    "base_model": "the model it was fine-tuned from (model card base_model)",
+    "custom_code": "true when config.json asks for the repository's own code (auto_map)",
+    "parameters_by_dtype": "the parameter count per safetensors dtype",
+    "counted_files": "the weight files the parameter count was read from",
+    "cache_files": "the files of the cached copy, with sizes (at most 2,000)",
+    "cache_files_truncated": "how many files there were when cache_files holds only the first 2,000",
+    "cache_scan": "where and when 'cache scan' found the model (cache, path, time)",
+    "path": "the registered folder of a local: model",
+}

@@ -190,3 +190,54 @@ def sqlite_store(tmp_path):
     s = open_store(f"sqlite:///{tmp_path / 'registry.db'}")
     yield s
     s.close()
+
+
+# -- declared extra keys -------------------------------------------------------------------------------
+_EXTRA_SEEN: dict[str, set[str]] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _watch_extra_keys():
+    """Every ``extra`` key of every record the suite stores, by platform (observed, not altered)."""
+    from ptmhub.registry.store import Store
+
+    real = Store._upsert_batch
+
+    def watching(self, batch, fields):  # noqa: ANN001, ANN202
+        for record in batch:
+            extra = getattr(record, "extra", None)
+            if isinstance(extra, dict):
+                _EXTRA_SEEN.setdefault(record.platform, set()).update(extra)
+        return real(self, batch, fields)
+
+    Store._upsert_batch = watching
+    yield
+    Store._upsert_batch = real
+    out = os.environ.get("PTMHUB_EXTRA_KEYS_OUT")
+    if out:
+        import json
+
+        Path(out).write_text(json.dumps({p: sorted(k) for p, k in _EXTRA_SEEN.items()}, indent=1))
+    undeclared = undeclared_extra_keys(_EXTRA_SEEN)
+    if undeclared:
+        pytest.fail("records were stored with extra keys no one declares (add each, with its meaning, to the "
+                    "hub's PlatformFacts.extra_keys or ptmhub.records.COMMON_EXTRA_KEYS): " + "; ".join(
+                        f"{platform}: {', '.join(keys)}" for platform, keys in sorted(undeclared.items())))
+
+
+def undeclared_extra_keys(seen: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Per platform, the keys in ``seen`` that neither its matrix row nor the common table declares."""
+    from ptmhub.hubs.base import MATRIX_ROWS, load_target
+    from ptmhub.records import COMMON_EXTRA_KEYS
+
+    out = {}
+    for platform, keys in seen.items():
+        declared = set(COMMON_EXTRA_KEYS)
+        if platform in MATRIX_ROWS:
+            declared |= set(load_target(MATRIX_ROWS[platform]).extra_keys)
+        if platform != "local" and platform not in MATRIX_ROWS:
+            continue  # a platform the test made up: nothing to check it against
+        missing = sorted(keys - declared)
+        if missing:
+            out[platform] = missing
+    return out

@@ -60,3 +60,17 @@ def test_no_shared_module_names_a_hub(module):
     named = sorted({(node.lineno, node.value) for node in ast.walk(tree)
                     if isinstance(node, ast.Constant) and node.value in hubs})
     assert not named, f"ptmhub/{module} names hubs at (line, name): {named}"
+
+
+def test_every_extra_key_is_declared_with_its_meaning():
+    """What tests/conftest.py checks at the end of the suite, on a case that must fail and one that must not."""
+    from conftest import undeclared_extra_keys
+
+    from ptmhub.records import COMMON_EXTRA_KEYS
+
+    assert undeclared_extra_keys({"huggingface": {"files", "cache_scan"}, "local": {"path"}}) == {}
+    assert undeclared_extra_keys({"torchhub": {"ref", "made_up_key"}}) == {"torchhub": ["made_up_key"]}
+    for platform, target in MATRIX_ROWS.items():
+        row = load_target(target)
+        for key, meaning in {**row.extra_keys, **COMMON_EXTRA_KEYS}.items():
+            assert key.isidentifier() and meaning.strip(), (platform, key)

@@ -213,6 +213,6 @@ def test_foreign_database_is_refused(tmp_path):
 
 def test_extra_merges_key_by_key(store):
     store.upsert([rec("hf:a/x", extra={"files": ["a.bin"], "base_model": "b"})])
-    store.upsert([rec("hf:a/x", extra={"files": ["model.safetensors"], "gated": False})])
+    store.upsert([rec("hf:a/x", extra={"files": ["model.safetensors"], "private": False})])
     store.upsert([rec("hf:a/x")])
-    assert dict(store.get("hf:a/x").extra) == {"files": ["model.safetensors"], "base_model": "b", "gated": False}
+    assert dict(store.get("hf:a/x").extra) == {"files": ["model.safetensors"], "base_model": "b", "private": False}

@@ -80,6 +80,9 @@ class PlatformFacts:
     status: str = "active"  # active, or what happened to it
     color: str = ""         # how charts mark the platform (CSS colour); "" for informational rows
     downloads_window: str = ""  # the period its download counts cover ("last 30 days"), if it says
+    #: the ``extra`` keys its records may carry beyond :data:`ptmhub.records.COMMON_EXTRA_KEYS`, and
+    #: what each holds (declared here so that every key is documented; the test suite checks it)
+    extra_keys: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     #: ModelRecord fields the platform itself publishes (a missing value elsewhere is "not published")
     publishes: frozenset[str] = field(default_factory=frozenset)
 
