@@ -150,8 +150,48 @@ def test_torchvision_and_the_hub_docs_merge(tv_store, shared):
 # -- timm ------------------------------------------------------------------------------------------
 @pytest.fixture
 def timm_store(sqlite_store):
-    report = timm_catalog.sync(sqlite_store)
+    report = timm_catalog.sync(sqlite_store, count=False)  # the counts: test_timm_counts_on_the_meta_device
     return sqlite_store, report
+
+
+COUNTED = ["resnet18.a1_in1k", "vit_base_patch16_384.augreg_in21k_ft_in1k", "convnext_atto.d2_in1k",
+           "aimv2_1b_patch14_224.apple_pt", "resnet50.a1_in1k", "resnet50.a2_in1k"]
+
+
+def test_timm_counts_on_the_meta_device(sqlite_store, tmp_path, monkeypatch):
+    import timm
+    import torch
+
+    monkeypatch.setenv("PTMHUB_HOME", str(tmp_path / "home"))
+    from ptmhub import settings
+
+    settings.reload()
+    report = timm_catalog.sync(sqlite_store, names=COUNTED, workers=2)
+    assert report.counts["meta_device_built"] == 5  # resnet50's two tags share one build
+    assert report.counts["meta_device_cached"] == 0 and not report.problems
+    for name in ["resnet18.a1_in1k", "vit_base_patch16_384.augreg_in21k_ft_in1k", "convnext_atto.d2_in1k"]:
+        rec = sqlite_store.get(f"hf:timm/{name}")
+        real = timm.create_model(name, pretrained=False)  # on the CPU: what the meta device must agree with
+        assert rec.parameters == sum(p.numel() for p in real.parameters()), name
+        assert rec.parameters_source == "meta-device" and "meta device" in rec.parameters_note
+    # a ViT at 384 has more position embeddings than at 224: the tag's own cfg was built
+    assert sqlite_store.get("hf:timm/vit_base_patch16_384.augreg_in21k_ft_in1k").parameters == 86_859_496
+    with torch.device("meta"):
+        backbone = timm.create_model("aimv2_1b_patch14_224.apple_pt", pretrained=False)
+    assert sqlite_store.get("hf:timm/aimv2_1b_patch14_224.apple_pt").parameters == sum(
+        p.numel() for p in backbone.parameters())
+    # the counts are kept: a second sync builds nothing and stores the same
+    again = timm_catalog.sync(sqlite_store, names=COUNTED, workers=2)
+    assert again.counts["meta_device_built"] == 0 and again.counts["meta_device_cached"] == 5
+    assert (tmp_path / "home" / "timm-counts.json").is_file()
+    # size filters now find timm models offline
+    found = sqlite_store.search(platform="huggingface", max_parameters=15_000_000, q="resnet18")
+    assert [r.id for r in found] == ["hf:timm/resnet18.a1_in1k"]
+
+
+def test_a_timm_model_that_cannot_be_built_is_a_reason(monkeypatch):
+    out = timm_catalog.count_on_meta(["no_such_architecture.x"])
+    assert out[0][0] == "no_such_architecture.x" and out[0][1] is None and "failed" in out[0][2]
 
 
 def test_timm_sync(timm_store):
@@ -194,7 +234,7 @@ def test_timm_searchable_by_license(timm_store):
 
 def test_timm_resync_is_idempotent(timm_store):
     store, report = timm_store
-    assert timm_catalog.sync(store).records == report.records == store.count(platform="huggingface")
+    assert timm_catalog.sync(store, count=False).records == report.records == store.count(platform="huggingface")
 
 
 def test_resolve_keeps_what_the_catalogs_recorded(sqlite_store, shared):

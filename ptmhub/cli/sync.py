@@ -94,10 +94,16 @@ def sync_torchvision(as_json) -> None:
 
 
 @sync.command(name="timm")
+@click.option("--no-counts", is_flag=True,
+              help="Skip the parameter counts (each pretrained model built on the meta device; kept for the "
+                   "next sync, so only the first one takes minutes).")
+@click.option("--workers", type=click.IntRange(1, 64), metavar="N",
+              help="Processes that build the models for the counts (default: one per core).")
 @_json
-def sync_timm(as_json) -> None:
-    """Import the installed timm's pretrained configs (recorded under their hf: ids)."""
-    _run("timm", as_json)
+def sync_timm(no_counts, workers, as_json) -> None:
+    """Import the installed timm's pretrained configs (recorded under their hf: ids), with each
+    model's parameter count."""
+    _run("timm", as_json, count=not no_counts, workers=workers)
 
 
 COMMANDS = [sync]
