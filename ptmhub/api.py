@@ -106,13 +106,14 @@ def show(model_id: str | ModelId, *, offline: bool | None = None, store: Store |
 def search(q: str | None = None, *, task: str | None = None, license: str | None = None,
            platform: str | None = None, framework: str | None = None, min_parameters: int | None = None,
            max_parameters: int | None = None, fine_tunable: bool | None = None, cached: bool | None = None,
-           sort: str = "relevance", limit: int = 20, offset: int = 0,
+           sort: str = "relevance", limit: int = 20, offset: int = 0, include_unknown: bool = False,
            store: Store | str | os.PathLike[str] | None = None) -> list[ModelRecord]:
-    """Search the registry: full-text words in ``q`` plus filters (see docs/cli.md#search)."""
+    """Search the registry: full-text words in ``q`` plus filters (see docs/cli.md#search).
+    ``include_unknown``: the size filters let models of unknown size through too."""
     from .registry.store import SearchQuery
 
     query = SearchQuery(q=q, task=task, license=license, platform=platform, framework=framework,
-                        min_parameters=min_parameters, max_parameters=max_parameters,
+                        min_parameters=min_parameters, max_parameters=max_parameters, include_unknown=include_unknown,
                         fine_tunable=fine_tunable, cached=cached, sort=sort, limit=limit, offset=offset)
     return get_store(store).search(query)
 

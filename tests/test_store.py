@@ -216,3 +216,13 @@ def test_extra_merges_key_by_key(store):
     store.upsert([rec("hf:a/x", extra={"files": ["model.safetensors"], "private": False})])
     store.upsert([rec("hf:a/x")])
     assert dict(store.get("hf:a/x").extra) == {"files": ["model.safetensors"], "base_model": "b", "private": False}
+
+
+def test_include_unknown_lets_models_of_unknown_size_through_a_size_filter(store):
+    store.upsert([rec("hf:a/small", parameters=5_000_000), rec("hf:a/big", parameters=500_000_000),
+                  rec("tfhub:a/unknown/1")])
+    assert [r.id for r in store.search(max_parameters=30_000_000, sort="name")] == ["hf:a/small"]
+    found = store.search(max_parameters=30_000_000, include_unknown=True, sort="name")
+    assert [r.id for r in found] == ["hf:a/small", "tfhub:a/unknown/1"]
+    assert store.count(min_parameters=1_000_000, max_parameters=30_000_000, include_unknown=True) == 2
+    assert store.count(include_unknown=True) == 3  # no size filter: nothing to let through

@@ -64,6 +64,10 @@ VOCABULARY_FILES = {
 }
 
 
+#: What a catalog record says of its size: tfhub.dev publishes none; a pull counts the variables.
+NOT_PUBLISHED = ("not published: tfhub.dev gives no parameter count; 'ptmhub pull ID' counts the SavedModel's "
+                 "variables from its checkpoint index")
+
 # -- the grammar (tools/validator.py of tensorflow/tfhub.dev) ---------------------------------
 _PUBLISHER = r"[a-z\d-]+"
 _NAME = r"[\w.-]+(?:/[\w.-]+)*"
@@ -496,6 +500,7 @@ class _Builder:
             version=mid.version,
             source_url=mid.url(),
             summary=summarize(doc.description),
+            parameters_note=NOT_PUBLISHED,
             extra=extra,
         )
 

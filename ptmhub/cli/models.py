@@ -46,6 +46,8 @@ def _search_options(f):
     f = click.option("--fine-tunable/--not-fine-tunable", default=None)(f)
     f = click.option("--max-params", metavar="N", help="At most N parameters (110M, 1.5B, 25557032).")(f)
     f = click.option("--min-params", metavar="N", help="At least N parameters.")(f)
+    f = click.option("--include-unknown", is_flag=True,
+                     help="With --min/--max-params: also models whose size no source gives (PARAMS '-').")(f)
     f = click.option("--framework", "--library", "framework", metavar="NAME",
                      help="pytorch, tensorflow, transformers, timm, ...")(f)
     f = click.option("--platform", "-p", metavar="NAME", help="huggingface|tfhub|kaggle|torchhub (or hf).")(f)
@@ -79,15 +81,15 @@ def _empty_registry_help(store) -> str:  # noqa: ANN001
     return "\n".join(lines)
 
 
-def _run_search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
-                sort, limit, offset, as_json, as_csv, default_sort):
+def _run_search(words, task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable,
+                cached, sort, limit, offset, as_json, as_csv, default_sort):
     from .. import api
     from ..registry.store import SearchQuery
 
     q = " ".join(words) or None
     kwargs = dict(task=task, license=license_, platform=platform, framework=framework,
                   min_parameters=parse_count(min_params, "--min-params"),
-                  max_parameters=parse_count(max_params, "--max-params"),
+                  max_parameters=parse_count(max_params, "--max-params"), include_unknown=include_unknown,
                   fine_tunable=fine_tunable, cached=cached)
     sort = sort or (default_sort if q is None else "relevance")
     everything = limit == 0
@@ -114,21 +116,21 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
 @click.argument("words", nargs=-1, metavar="[WORDS]...")
 @_search_options
 @format_options
-def search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+def search(words, task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable, cached,
            sort, limit, offset, as_json, as_csv) -> None:
     """Search the registry: full-text WORDS (prefix-matched on id, name, summary, tags) plus filters."""
-    _run_search(words, task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
-                sort, limit, offset, as_json, as_csv, default_sort="downloads")
+    _run_search(words, task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable,
+                cached, sort, limit, offset, as_json, as_csv, default_sort="downloads")
 
 
 @click.command(name="ls")
 @_search_options
 @format_options
-def ls(task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
+def ls(task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable, cached,
        sort, limit, offset, as_json, as_csv) -> None:
     """List models in the registry (by name), with the same filters as search."""
-    _run_search((), task, license_, platform, framework, min_params, max_params, fine_tunable, cached,
-                sort, limit, offset, as_json, as_csv, default_sort="name")
+    _run_search((), task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable,
+                cached, sort, limit, offset, as_json, as_csv, default_sort="name")
 
 
 COMMANDS = [resolve, show, search, ls]

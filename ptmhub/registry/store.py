@@ -135,6 +135,8 @@ class SearchQuery:
     framework: str | None = None
     min_parameters: int | None = None
     max_parameters: int | None = None
+    #: with a size filter: models whose count is unknown pass it too (marked as such by callers)
+    include_unknown: bool = False
     fine_tunable: bool | None = None
     cached: bool | None = None
     sort: str = "relevance"
@@ -782,10 +784,13 @@ class Store:
         if query.framework:
             fw = query.framework.lower()
             where.append(sa.or_(c.framework == fw, c.library == fw))
+        size = []
         if query.min_parameters is not None:
-            where.append(c.parameters >= query.min_parameters)
+            size.append(c.parameters >= query.min_parameters)
         if query.max_parameters is not None:
-            where.append(c.parameters <= query.max_parameters)
+            size.append(c.parameters <= query.max_parameters)
+        if size:
+            where.append(sa.or_(sa.and_(*size), c.parameters.is_(None)) if query.include_unknown else sa.and_(*size))
         if query.fine_tunable is not None:
             where.append(c.fine_tunable.is_(query.fine_tunable))
         if query.cached is not None:
