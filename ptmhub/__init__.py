@@ -7,6 +7,7 @@ Public API (imported lazily, so ``import ptmhub`` and ``ptmhub --help`` stay che
     search(q, **filters)     full-text words plus task/license/platform/framework/size filters
     compare(model_ids)       several models side by side, each value with its source
     same_as(model_id)        the same architecture on the other hubs, compared
+    lineage(model_id)        what a model derives from and what derives from it, license conflicts
     platform_matrix()        what each hub offers (ptmhub platforms), with the registry's figures
     sync(source)             import a whole catalog: "hf", "tfhub", "torchhub", "torchvision", "timm"
     pull(model_id)           download into the hub's own cache and record it
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "resolve", "show", "search", "compare", "same_as", "platform_matrix", "sync", "pull", "load",
+    "resolve", "show", "search", "compare", "same_as", "lineage", "platform_matrix", "sync", "pull", "load",
     "load_for_finetune", "add",
     "ModelRecord", "ModelId", "parse_id", "PtmhubError", "open_store", "__version__",
 ]
@@ -42,6 +43,7 @@ _LAZY = {
     "search": "ptmhub.api",
     "compare": "ptmhub.api",
     "same_as": "ptmhub.api",
+    "lineage": "ptmhub.api",
     "platform_matrix": "ptmhub.api",
     "sync": "ptmhub.api",
     "pull": "ptmhub.api",
@@ -55,8 +57,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .api import (add, compare, load, load_for_finetune, platform_matrix, pull, resolve, same_as, search, show,
-                      sync)
+    from .api import (add, compare, lineage, load, load_for_finetune, platform_matrix, pull, resolve, same_as, search,
+                      show, sync)
     from .errors import PtmhubError
     from .ids import ModelId
     from .records import ModelRecord

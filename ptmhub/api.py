@@ -16,13 +16,14 @@ from .ids import ModelId, parse
 
 if TYPE_CHECKING:
     from .comparison import Comparison, SameAs
+    from .lineage import Lineage
     from .platforms import PlatformMatrix
     from .finetune import FinetuneBundle
     from .hubs.base import Loaded, PullResult, SyncReport
     from .records import ModelRecord
     from .registry.store import Store
 
-__all__ = ["resolve", "show", "search", "compare", "same_as", "platform_matrix", "sync", "pull", "load",
+__all__ = ["resolve", "show", "search", "compare", "same_as", "lineage", "platform_matrix", "sync", "pull", "load",
            "load_for_finetune", "add", "get_store"]
 
 _default_store: Store | None = None
@@ -185,6 +186,15 @@ def same_as(model_id: str, *, store: Store | str | os.PathLike[str] | None = Non
     from .comparison import same_as as _same_as
 
     return _same_as(model_id, store=get_store(store), offline=_offline(offline), tolerance=tolerance, limit=limit)
+
+
+def lineage(model_id: str | ModelId, *, store: Store | str | os.PathLike[str] | None = None,
+            offline: bool | None = None) -> Lineage:
+    """Where a model comes from (HF base_model, timm fine-tune tags, TF Hub variants' parents) and
+    what the registry holds that was made from it, with license conflicts (see :mod:`ptmhub.lineage`)."""
+    from .lineage import lineage as _lineage
+
+    return _lineage(parse(model_id), store=get_store(store), offline=_offline(offline))
 
 
 def platform_matrix(*, store: Store | str | os.PathLike[str] | None = None, live: bool = True) -> PlatformMatrix:

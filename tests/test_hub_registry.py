@@ -50,7 +50,7 @@ def _package_of(target: str) -> str:
 
 # the services and the API may not branch on a hub: what differs per hub is asked of its backend,
 # its native cache or its matrix row (the CLI's sync commands, one per catalog, are its own layer)
-SHARED = ["cache/__init__.py", "models.py", "comparison.py", "platforms.py", "report.py", "api.py"]
+SHARED = ["cache/__init__.py", "models.py", "lineage.py", "comparison.py", "platforms.py", "report.py", "api.py"]
 
 
 @pytest.mark.parametrize("module", SHARED)

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("ptmhub.registry",)),
     ("hubs", ("ptmhub.hubs",)),
     ("catalogs", ("ptmhub.catalogs",)),
-    ("services", ("ptmhub.models", "ptmhub.cache", "ptmhub.comparison", "ptmhub.platforms", "ptmhub.report",
+    ("services", ("ptmhub.models", "ptmhub.lineage", "ptmhub.cache", "ptmhub.comparison", "ptmhub.platforms", "ptmhub.report",
                   "ptmhub.finetune")),
     ("api", ("ptmhub.api",)),
     ("cli", ("ptmhub.cli",)),

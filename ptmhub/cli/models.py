@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from .output import count_option, format_options, json_option, parse_count, print_record, print_records
+from .output import count_option, echo_json, format_options, json_option, parse_count, print_record, print_records
 
 
 @click.command()
@@ -133,4 +133,31 @@ def ls(task, license_, platform, framework, min_params, max_params, include_unkn
                 cached, sort, limit, offset, as_json, as_csv, default_sort="name")
 
 
-COMMANDS = [resolve, show, search, ls]
+@click.command()
+@click.argument("model_id", metavar="ID")
+@json_option
+def lineage(model_id: str, as_json: bool) -> None:
+    """Where a model comes from (HF base_model, timm fine-tune tags, TF Hub variants' parents), what
+    in the registry was made from it, and license conflicts along the way."""
+    from .. import api
+    from ..records import human_count
+
+    found = api.lineage(model_id)
+    if as_json:
+        echo_json(found.to_dict())
+        return
+    m = found.model
+    click.echo(f"{m.id}  {m.license or 'license unknown'}  {human_count(m.parameters)}")
+    for title, links, other in (("derives from", found.ancestors, "parent"), ("derived models", found.descendants,
+                                                                               "child")):
+        click.echo(f"{title}:" if links else f"{title}: none recorded")
+        for link in links:
+            who = getattr(link, other)
+            lic = link.record.license if link.record is not None and link.record.license else "?"
+            where = "" if link.record is not None else "  (not in the registry)"
+            click.echo(f"  {'  ' * (link.depth - 1)}{who}  [{link.relation}]  {lic}  - {link.evidence}{where}")
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+COMMANDS = [resolve, show, search, ls, lineage]

@@ -156,6 +156,12 @@ class Backend(ABC):
         """Where ``record``'s facts came from, in a few words (``compare`` shows it), or None."""
         return None
 
+    def parents(self, record: ModelRecord) -> list[tuple[str, str, str]]:
+        """The models ``record`` derives from, as the hub's own facts say:
+        ``(model ID, relation, evidence)`` (relation: finetune, adapter, quantized, merge,
+        converted ...). Only facts already in the record: nothing is asked of the hub."""
+        return []
+
     def architecture_hint(self, record: ModelRecord) -> tuple[str, str] | None:
         """A model name that tells the architecture when the record's own name does not, and the
         evidence for it (``compare --same-as``), or None."""

@@ -812,6 +812,26 @@ class HuggingFaceBackend(Backend):
             return "Hugging Face Hub API (model info)"
         return None
 
+    def parents(self, record: ModelRecord) -> list[tuple[str, str, str]]:
+        """The card's ``base_model`` (with its relation), and for a timm tag that fine-tunes another
+        (``augreg_in21k_ft_in1k``) the tag it starts from (``augreg_in21k``)."""
+        extra = record.extra or {}
+        relation = str(extra.get("base_model_relation") or "derived")
+        out = []
+        for base in _as_list(extra.get("base_model")):
+            if isinstance(base, str) and base.strip():
+                ident = base.strip()
+                out.append((ident if ident.startswith("hf:") else f"hf:{ident}", relation,
+                            "the model card's base_model"))
+        name = record.name or ""
+        if record.library == "timm" and "." in name and "_ft_" in name.split(".", 1)[1]:
+            arch, tag = name.split(".", 1)
+            base_tag = tag.split("_ft_", 1)[0]
+            owner = f"{record.owner}/" if record.owner else ""
+            out.append((f"hf:{owner}{arch}.{base_tag}", "finetune",
+                        f"timm tag {tag!r}: {base_tag} fine-tuned on {tag.split('_ft_', 1)[1]}"))
+        return out
+
     def local_folder(self, model_id: ModelId, record: ModelRecord | None) -> Path:
         """The cached snapshot, from huggingface_hub's own cache lookup (no network): what
         ``refs/main`` (or the ID's revision, or the record's when it says cached) names.

@@ -134,6 +134,15 @@ class TFHubBackend(Backend):
 
     platform = "tfhub"
 
+    def parents(self, record: ModelRecord) -> list[tuple[str, str, str]]:
+        """A Lite, TF.js or Coral variant's parent model, as its catalog doc names it."""
+        parent = (record.extra or {}).get("parent")
+        if not isinstance(parent, str) or not parent:
+            return []
+        kind = (record.extra or {}).get("doc_type") or "variant"
+        return [(parent if parent.startswith("tfhub:") else f"tfhub:{parent}", "converted",
+                 f"the {kind} doc's parent-model")]
+
     def describe_origin(self, record: ModelRecord) -> str | None:
         doc = (record.extra or {}).get("doc_path")
         return f"tfhub.dev catalog doc {doc}" if doc else None
