@@ -1,4 +1,4 @@
-"""ptmhub: one registry over Hugging Face, TF Hub / Kaggle Models and PyTorch Hub.
+"""ptmhub: one registry over Hugging Face, TF Hub / Kaggle Models, PyTorch Hub and ModelScope.
 
 Public API (imported lazily, so ``import ptmhub`` and ``ptmhub --help`` stay cheap):
 

@@ -66,7 +66,8 @@ class Settings:
     tfhub_cache_dir: Path      # TFHUB_CACHE_DIR
     kagglehub_cache: Path      # KAGGLEHUB_CACHE
     modelscope_cache: Path     # MODELSCOPE_CACHE (the modelscope client reads it too)
-    modelscope_endpoint: str   # MODELSCOPE_DOMAIN as the modelscope client takes it, default https://www.modelscope.cn
+    modelscope_endpoint: str   # MODELSCOPE_ENDPOINT or MODELSCOPE_DOMAIN (the client's), default https://www.modelscope.cn
+    modelscope_token: str | None  # MODELSCOPE_API_TOKEN; sent only to modelscope_endpoint, never stored or shown
     http_timeout: float        # PTMHUB_HTTP_TIMEOUT (seconds per request)
     max_retries: int           # PTMHUB_MAX_RETRIES
     max_wait: float            # PTMHUB_MAX_WAIT: total seconds we sleep for backoff per call
@@ -117,7 +118,8 @@ class Settings:
             tfhub_cache_dir=tfhub_cache,
             kagglehub_cache=_path("KAGGLEHUB_CACHE", cache_home / "kagglehub"),
             modelscope_cache=_path("MODELSCOPE_CACHE", cache_home / "modelscope"),
-            modelscope_endpoint=_modelscope_endpoint(env.get("MODELSCOPE_DOMAIN")),
+            modelscope_endpoint=_modelscope_endpoint(env.get("MODELSCOPE_ENDPOINT") or env.get("MODELSCOPE_DOMAIN")),
+            modelscope_token=env.get("MODELSCOPE_API_TOKEN") or None,
             http_timeout=_number("PTMHUB_HTTP_TIMEOUT", 10.0),
             max_retries=_number("PTMHUB_MAX_RETRIES", 4, int, zero_ok=True),
             max_wait=_number("PTMHUB_MAX_WAIT", 60.0),
@@ -174,7 +176,7 @@ def set_offline_env() -> None:
 
 
 def _modelscope_endpoint(domain: str | None) -> str:
-    """MODELSCOPE_DOMAIN is a host (``www.modelscope.cn``) or a URL; ptmhub takes both."""
+    """MODELSCOPE_ENDPOINT / MODELSCOPE_DOMAIN is a host (``www.modelscope.cn``) or a URL; ptmhub takes both."""
     domain = (domain or "www.modelscope.cn").strip().rstrip("/")
     return domain if "://" in domain else f"https://{domain}"
 

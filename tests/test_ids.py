@@ -109,7 +109,7 @@ INVALID = [
     ("hf:bert\n", "control character"),
     ("hf:bert base", "whitespace"),
     ("hf:" + "a" * MAX_ID_LENGTH, "characters long"),
-    ("foo:bar/baz", "unknown prefix 'foo:' (valid prefixes are hf:, tfhub:, kaggle:, torchhub:, local:)"),
+    ("foo:bar/baz", "unknown prefix 'foo:' (valid prefixes are hf:, tfhub:, kaggle:, torchhub:, ms:, local:)"),
     ("s3:bucket/x", "unknown prefix"),
     ("hf:a/b/c", "at most two parts"),
     ("hf:bert@", "revision"),
@@ -170,3 +170,20 @@ def test_a_hugging_face_page_follows_hf_endpoint(monkeypatch):
     finally:
         monkeypatch.delenv("HF_ENDPOINT")
         settings.reload()
+
+
+@pytest.mark.parametrize("raw, key, text", [
+    ("ms:damo/nlp_bert", "ms:damo/nlp_bert", "ms:damo/nlp_bert"),
+    ("ms:damo/nlp_bert@v1.0.1", "ms:damo/nlp_bert", "ms:damo/nlp_bert@v1.0.1"),
+    ("modelscope:damo/nlp_bert", "ms:damo/nlp_bert", "ms:damo/nlp_bert"),
+])
+def test_modelscope_ids(raw, key, text):
+    mid = parse(raw)
+    assert (mid.platform, mid.key, str(mid), mid.owner, mid.name) == ("modelscope", key, text, "damo", "nlp_bert")
+    assert mid.url().startswith("https://modelscope.cn/models/damo/nlp_bert")
+
+
+@pytest.mark.parametrize("raw", ["ms:onlyname", "ms:a/b/c", "ms:a/b@", "ms:../x"])
+def test_bad_modelscope_ids(raw):
+    with pytest.raises(InvalidIdError):
+        parse(raw)

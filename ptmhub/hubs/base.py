@@ -209,6 +209,7 @@ BACKENDS: dict[str, str] = {
     "kaggle": "ptmhub.hubs.tfhub:KaggleBackend",
     "torchhub": "ptmhub.hubs.torchhub:TorchHubBackend",
     "local": "ptmhub.hubs.local:LocalBackend",
+    "modelscope": "ptmhub.hubs.modelscope:ModelScopeBackend",
 }
 
 
@@ -220,6 +221,7 @@ NATIVE_CACHES: dict[str, str] = {
     "tfhub": "ptmhub.hubs.tfhub.cache:TFHubCache",
     "kagglehub": "ptmhub.hubs.tfhub.cache:KaggleHubCache",
     "local": "ptmhub.hubs.local.cache:LocalCache",
+    "modelscope": "ptmhub.hubs.modelscope.cache:ModelScopeCache",
 }
 
 #: platform -> "module:ROW" of its :class:`PlatformFacts` (its row of ``ptmhub platforms``), in
@@ -229,6 +231,7 @@ MATRIX_ROWS: dict[str, str] = {
     "tfhub": "ptmhub.hubs.tfhub.facts:TFHUB",
     "kaggle": "ptmhub.hubs.tfhub.facts:KAGGLE",
     "torchhub": "ptmhub.hubs.torchhub.facts:TORCHHUB",
+    "modelscope": "ptmhub.hubs.modelscope.facts:MODELSCOPE",
 }
 
 _instances: dict[str, Backend] = {}
