@@ -424,3 +424,23 @@ def test_platform_row_is_complete(registered):
     for key, _label in FACETS:
         assert isinstance(getattr(row, key), str) and getattr(row, key).strip(), key
     assert row.publishes <= set(FIELDS) and row.cache_env.startswith("MODELSCOPE_CACHE")
+
+
+def test_a_private_model_needs_the_token_which_goes_only_to_the_endpoint(ms, tiny_bert, sqlite_store, monkeypatch):
+    from ptmhub import api, settings
+    from ptmhub.errors import PtmhubError
+
+    secret = "ms-" + "s3cr3t" * 6
+    ms.token = secret
+    ms.add_repo("acme/private-bert", tiny_bert["files"], commit="c" * 40, private=True)
+    with pytest.raises(PtmhubError) as err:  # no token: refused in one line, nothing stored
+        api.resolve("ms:acme/private-bert", store=sqlite_store)
+    assert "\n" not in str(err.value) and secret not in str(err.value) and sqlite_store.count() == 0
+    monkeypatch.setenv("MODELSCOPE_API_TOKEN", secret)
+    settings.reload()
+    record = api.resolve("ms:acme/private-bert", store=sqlite_store)
+    assert record.id == "ms:acme/private-bert" and record.parameters == tiny_bert["parameters"]
+    sent = [h for _m, _p, _q, h in ms.requests if h.get("Authorization") == f"Bearer {secret}"]
+    assert sent  # the token went to the endpoint ...
+    db = Path(sqlite_store.url.removeprefix("sqlite:///")).read_bytes()
+    assert secret.encode() not in db and secret not in json.dumps(record.to_dict())  # ... and nowhere else
