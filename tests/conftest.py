@@ -203,11 +203,24 @@ def _watch_extra_keys():
 
     real = Store._upsert_batch
 
+    package = str(Path(__file__).resolve().parents[1] / "ptmhub") + os.sep
+    registry = package + "registry" + os.sep
+
+    def made_by_ptmhub() -> bool:
+        """Whether ptmhub's own code (not a test building records by hand) is storing the batch."""
+        import sys
+
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename.startswith(registry):
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename.startswith(package)
+
     def watching(self, batch, fields):  # noqa: ANN001, ANN202
-        for record in batch:
-            extra = getattr(record, "extra", None)
-            if isinstance(extra, dict):
-                _EXTRA_SEEN.setdefault(record.platform, set()).update(extra)
+        if made_by_ptmhub():
+            for record in batch:
+                extra = getattr(record, "extra", None)
+                if isinstance(extra, dict):
+                    _EXTRA_SEEN.setdefault(record.platform, set()).update(extra)
         return real(self, batch, fields)
 
     Store._upsert_batch = watching

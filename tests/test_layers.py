@@ -70,7 +70,12 @@ def imports_of(path: Path) -> set[tuple[str, int]]:
     """(imported ptmhub module, line) for every import in the file, wherever it is."""
     module = module_name(path)
     is_package = path.name == "__init__.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except SystemError:
+        # CPython 3.11: deep-nesting hostile inputs parsed earlier in this process can leave the AST
+        # constructor failing with "recursion depth mismatch"; a fresh interpreter reads the file
+        return _imports_in_a_fresh_process(path)
     found: set[tuple[str, int]] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -89,6 +94,18 @@ def imports_of(path: Path) -> set[tuple[str, int]]:
             if m and _is_module(m.group(1)):
                 found.add((m.group(1), node.lineno))
     return found
+
+
+def _imports_in_a_fresh_process(path: Path) -> set[tuple[str, int]]:
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import test_layers as t; "
+            "print(json.dumps(sorted(t.imports_of(Path(sys.argv[2])))))")
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(path)], capture_output=True,
+                         text=True, check=True, timeout=120)
+    return {(target, line) for target, line in json.loads(out.stdout)}
 
 
 def _is_module(dotted: str) -> bool:
