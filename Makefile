@@ -37,4 +37,4 @@ example-registry: $(VENV)/.all
 	$(PY) tools/build_example_registry.py registry.db.example
 
 clean:
-	rm -rf $(VENV) .pg .pytest_cache
+	rm -rf $(VENV) .venv-modelscope .pg .pytest_cache

@@ -15,6 +15,17 @@ if ! command -v chromium >/dev/null 2>&1; then
     || echo "Chromium could not be installed: the browser tests will skip (and fail under CI=true)" >&2
 fi
 
+# the real modelscope client, in a small venv of its own (its dependencies stay out of ptmhub's):
+# tests/test_modelscope.py checks that it finds what ptmhub pulled, and the reverse
+MS_VENV=${MS_VENV:-$PWD/.venv-modelscope}
+if ! "$MS_VENV/bin/python" -c "import modelscope" >/dev/null 2>&1; then
+  echo "installing the modelscope client into $MS_VENV..." >&2
+  { python3 -m venv "$MS_VENV" && "$MS_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+      'modelscope==1.40.2' 'modelscope-hub==0.5.1'; } >&2 \
+    || echo "the modelscope client could not be installed: its interoperability tests will skip" >&2
+fi
+"$MS_VENV/bin/python" -c "import modelscope" >/dev/null 2>&1 && export PTMHUB_TEST_MODELSCOPE_PYTHON="$MS_VENV/bin/python"
+
 rm -rf "$PG_DIR"
 # set before the start, so a half-started server (and its folder under /tmp when run as root) goes too
 trap 'tools/postgres.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
