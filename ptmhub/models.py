@@ -119,10 +119,8 @@ def pull(mid: ModelId, *, store: Store, progress: Callable[[int], None] | None =
                            model_id=str(mid))
     backend = backend_for(mid.platform)
     result = backend.pull(mid, progress=progress, context=context_for(mid, store, trust=trust))
-    _store_records(backend, store, [result.record])
-    size = result.record.cache_size_bytes if result.record.cache_size_bytes is not None else None
-    store.set_cache_state(result.record.id, cached=True, cache_path=result.path, cache_size_bytes=size)
-    result.record = store.get(result.record.id) or result.record
+    result.record = store.mark_cached(result.record, cache_path=result.path,
+                                      cache_size_bytes=result.record.cache_size_bytes, combine=backend.combines)
     return result
 
 

@@ -226,3 +226,13 @@ def test_include_unknown_lets_models_of_unknown_size_through_a_size_filter(store
     assert [r.id for r in found] == ["hf:a/small", "tfhub:a/unknown/1"]
     assert store.count(min_parameters=1_000_000, max_parameters=30_000_000, include_unknown=True) == 2
     assert store.count(include_unknown=True) == 3  # no size filter: nothing to let through
+
+
+def test_mark_cached_and_uncached(store):
+    got = store.mark_cached(rec("hf:a/x", parameters=5, extra={"files": ["w"]}), cache_path="/c/x", cache_size_bytes=9)
+    assert (got.cached, got.cache_path, got.cache_size_bytes, got.parameters) == (True, "/c/x", 9, 5)
+    again = store.mark_cached(rec("hf:a/x"), cache_path="/c/y")  # the upsert's merge: known facts stay
+    assert (again.cache_path, again.parameters, dict(again.extra)) == ("/c/y", 5, {"files": ["w"]})
+    assert store.mark_uncached(["hf:a/x", "hf:not/there"]) == ["hf:a/x"]
+    gone = store.get("hf:a/x")
+    assert (gone.cached, gone.cache_path, gone.parameters) == (False, None, 5)

@@ -119,9 +119,7 @@ def adopt(path: str | os.PathLike[str], model_id: str, *, store: Store) -> Model
     folder = _check_folder(path)
     files = _model_files(folder)
     record, where, size = cache_for(names[0]).adopt(folder, files, mid)
-    store.upsert([record])
-    store.set_cache_state(record.id, cached=True, cache_path=str(where), cache_size_bytes=size)
-    return store.get(record.id) or record
+    return store.mark_cached(record, cache_path=str(where), cache_size_bytes=size)
 
 
 @dataclass
@@ -273,8 +271,7 @@ def scan(*, store: Store, caches: Iterable[str] | None = None) -> ScanReport:
     found_lower = {k.lower() for k in found}
     for record in st.search(SearchQuery(cached=True, sort="name", limit=10_000_000)):
         if record.platform in platforms and record.id.lower() not in found_lower:
-            st.set_cache_state(record.id, cached=False)
-            report.uncached.append(record.id)
+            report.uncached += st.mark_uncached([record.id])
     report.seconds = time.monotonic() - started
     return report
 
@@ -342,13 +339,6 @@ def _group_units(models: Iterable[CachedModel]) -> dict[str, list[CachedModel]]:
     return units
 
 
-def _mark_uncached(st: Store, keys: Iterable[str]) -> list[str]:
-    done = []
-    for key in keys:
-        if st.get(key) is not None:
-            st.set_cache_state(key, cached=False)
-            done.append(key)
-    return done
 
 
 def rm(model_id: str, *, store: Store, dry_run: bool = False) -> list[Removal]:
@@ -392,7 +382,7 @@ def rm(model_id: str, *, store: Store, dry_run: bool = False) -> list[Removal]:
     if not dry_run:
         keys = {k for r in removals for k in r.model_ids}
         remaining = {m.key for m in discover(store=st, caches=names).models}
-        _mark_uncached(st, [k for k in keys if k not in remaining])
+        st.mark_uncached([k for k in keys if k not in remaining])
     return removals
 
 
@@ -473,7 +463,7 @@ def prune(*, older_than_days: float | None = None, max_size: int | str | None = 
         removed.append(removal)
     if not dry_run and removed:
         left = {m.key for m in discover(store=st, caches=removable).models}
-        _mark_uncached(st, [k for r in removed for k in r.model_ids if k not in left])
+        st.mark_uncached([k for r in removed for k in r.model_ids if k not in left])
     freed_models = sum(r.size_bytes for r in removed if r.how != "partial download removed")
     return PruneReport(removed=removed, dry_run=dry_run, total_before=total, total_after=total - freed_models)
 
@@ -537,7 +527,4 @@ def add(path: str | os.PathLike[str], *, model_id: str | None = None, store: Sto
     size = sum(s for _n, s in files)
     record = record_from_facts(mid, platform="local", facts=facts, files=files, source_url=folder.as_uri(), size_bytes=size,
                      extra={"path": str(folder)})
-    st = store
-    st.upsert([record])
-    st.set_cache_state(record.id, cached=True, cache_path=str(folder), cache_size_bytes=size)
-    return st.get(record.id) or record
+    return store.mark_cached(record, cache_path=str(folder), cache_size_bytes=size)

@@ -548,6 +548,24 @@ class Store:
                   "cache_size_bytes": cache_size_bytes if cached else None, "updated_at": _utcnow()}
         self._update(model_id, values)
 
+    def mark_cached(self, record: ModelRecord, *, cache_path: str, cache_size_bytes: int | None = None,
+                    combine: bool = False) -> ModelRecord:
+        """Store ``record`` (merged as :meth:`upsert` merges) and mark it cached at ``cache_path``
+        (a pull, an added folder, an adopted one); returns the registry's record."""
+        self.upsert([record], combine=combine)
+        self.set_cache_state(record.id, cached=True, cache_path=cache_path, cache_size_bytes=cache_size_bytes)
+        return self.get(record.id) or record
+
+    def mark_uncached(self, model_ids: Iterable[str]) -> list[str]:
+        """Mark these models as no longer cached (their files are gone; the metadata stays);
+        returns the ones the registry has."""
+        done = []
+        for model_id in model_ids:
+            if self.get(model_id) is not None:
+                self.set_cache_state(model_id, cached=False)
+                done.append(model_id)
+        return done
+
     def touch(self, model_id: str, *, at: dt.datetime | None = None) -> dt.datetime:
         """Record that a model was just used (``last_used``); returns the time written."""
         at = at or _utcnow()
