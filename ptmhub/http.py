@@ -212,11 +212,14 @@ def iter_body(response: requests.Response, chunk_size: int = 1 << 20) -> Iterato
         raise NetworkError(f"the download from {redact(response.url)} ended after {got} of {expected} bytes")
 
 
-def stream_to_file(response: requests.Response, dest: Any, *, progress: Any = None) -> int:
-    """Write a streamed body to an open binary file; returns the byte count."""
+def stream_to_file(response: requests.Response, dest: Any, *, progress: Any = None, digest: Any = None) -> int:
+    """Write a streamed body to an open binary file (updating ``digest``, a hashlib object, as it
+    goes); returns the byte count."""
     total = 0
     for chunk in iter_body(response):
         dest.write(chunk)
+        if digest is not None:
+            digest.update(chunk)
         total += len(chunk)
         if progress is not None:
             progress(len(chunk))

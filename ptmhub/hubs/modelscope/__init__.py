@@ -538,12 +538,7 @@ class ModelScopeBackend(Backend):
             if response.status_code >= 400:
                 raise _refused(response.status_code, mid, f"downloading {f.path}")
             with open(tmp, "wb") as out:
-                for chunk in http.iter_body(response):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    written += len(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
+                written = http.stream_to_file(response, out, progress=progress, digest=digest)
         finally:
             response.close()
         if f.size is not None and written != f.size:

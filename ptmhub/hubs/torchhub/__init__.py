@@ -1197,12 +1197,7 @@ def download_checkpoint(url: str, *, model_id: str | None = None, progress: Call
     try:
         response = http.request("GET", url, stream=True, model_id=model_id, what=f"downloading {name}")
         with open(tmp, "wb") as fh:
-            for chunk in http.iter_body(response):
-                fh.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
+            size = http.stream_to_file(response, fh, progress=progress, digest=digest)
         if prefix is not None and not digest.hexdigest().startswith(prefix):
             raise _hash_error(name, prefix, digest.hexdigest(), model_id)
         os.replace(tmp, dest)
