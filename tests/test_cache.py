@@ -571,9 +571,18 @@ def _sigkill_mid_adopt(folder: Path, model_id: str, store_url: str) -> None:
                             env={**os.environ, "PTMHUB_DATABASE_URL": store_url},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def copying() -> bool:  # a temporary copy of the big file is growing (not a finished blob: an ETag name)
-        return storage.is_dir() and any(p.is_file() and not p.is_symlink() and p.stat().st_size >= 1 << 20
-                                        and len(p.name) not in (40, 64) for p in storage.rglob("*"))
+    def growing(p: Path) -> bool:  # a temporary copy of the big file (not a finished blob: an ETag name)
+        try:  # the adopter renames and removes its temporary files while we look: a vanished file is not one
+            return (p.is_file() and not p.is_symlink() and p.stat().st_size >= 1 << 20
+                    and len(p.name) not in (40, 64))
+        except FileNotFoundError:
+            return False
+
+    def copying() -> bool:
+        try:
+            return storage.is_dir() and any(growing(p) for p in storage.rglob("*"))
+        except FileNotFoundError:  # a folder removed under rglob
+            return False
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not copying():
