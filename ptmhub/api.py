@@ -108,14 +108,19 @@ def search(q: str | None = None, *, task: str | None = None, license: str | None
            platform: str | None = None, framework: str | None = None, min_parameters: int | None = None,
            max_parameters: int | None = None, fine_tunable: bool | None = None, cached: bool | None = None,
            sort: str = "relevance", limit: int = 20, offset: int = 0, include_unknown: bool = False,
+           min_accuracy: str | tuple[Any, ...] = (), accuracy_on: str | tuple[str, str] | None = None,
            store: Store | str | os.PathLike[str] | None = None) -> list[ModelRecord]:
     """Search the registry: full-text words in ``q`` plus filters (see docs/cli.md#search).
-    ``include_unknown``: the size filters let models of unknown size through too."""
+    ``include_unknown``: the size filters let models of unknown size through too.
+    ``min_accuracy``: published figures a model must reach (``"imagenet-1k:acc@1=80"``, or
+    several); ``sort="accuracy"`` orders by ``accuracy_on`` (``"imagenet-1k:acc@1"``; default:
+    the first ``min_accuracy`` figure, else the figure most matches publish)."""
     from .registry.store import SearchQuery
 
     query = SearchQuery(q=q, task=task, license=license, platform=platform, framework=framework,
                         min_parameters=min_parameters, max_parameters=max_parameters, include_unknown=include_unknown,
-                        fine_tunable=fine_tunable, cached=cached, sort=sort, limit=limit, offset=offset)
+                        fine_tunable=fine_tunable, cached=cached, sort=sort, limit=limit, offset=offset,
+                        min_accuracy=min_accuracy, accuracy_on=accuracy_on)
     return get_store(store).search(query)
 
 

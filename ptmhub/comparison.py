@@ -454,6 +454,7 @@ ROWS: tuple[tuple[str, str, Callable[[ModelRecord, str], tuple[Any, str, str]]],
     ("framework", "Framework", _plain("framework")),
     ("format", "Format", _plain("format")),
     ("fine_tunable", "Fine-tunable", _plain("fine_tunable", _yes_no)),
+    ("gflops", "Compute (GFLOPs)", _plain("gflops", lambda v: f"{v:g} GFLOPs")),
     ("size_bytes", "Download size", _size),
     ("cache_size_bytes", "Size on disk", _disk),
     ("downloads", "Downloads", _popularity("downloads")),
@@ -461,6 +462,29 @@ ROWS: tuple[tuple[str, str, Callable[[ModelRecord, str], tuple[Any, str, str]]],
     ("version", "Version / revision", _version),
     ("cached", "Cached", _cached),
 )
+
+
+def _evaluation_rows(records: Sequence[ModelRecord], *, limit: int = 12) -> list[tuple[str, str, Callable]]:
+    """One row per published figure (dataset, metric) of the compared models: the ones most of
+    them publish first (those compare), at most ``limit``."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in records:
+        for key in dict.fromkeys((e.dataset, e.metric) for e in r.evaluations):
+            counts[key] = counts.get(key, 0) + 1
+    chosen = sorted(counts, key=lambda k: (-counts[k], k[1] != "accuracy", k))[:limit]
+
+    def getter(dataset: str, metric: str) -> Callable[[ModelRecord, str], tuple[Any, str, str]]:
+        def get(r: ModelRecord, origin: str) -> tuple[Any, str, str]:
+            found = r.evaluation(dataset, metric)
+            if found is None:
+                return None, "-", _missing(r, "evaluations", "not published for this model")
+            source = found.source or origin
+            if found.split:
+                source += f", split {found.split}"
+            return found.value, f"{found.value:g}", source
+        return get
+
+    return [(f"eval:{d}:{m}", f"{m} on {d}", getter(d, m)) for d, m in chosen]
 
 
 def compare_records(records: Sequence[ModelRecord]) -> Comparison:
@@ -473,7 +497,7 @@ def compare_records(records: Sequence[ModelRecord]) -> Comparison:
     recs = tuple(seen.values())
     origins = tuple(_origin(r) for r in recs)
     rows = []
-    for name, label, getter in ROWS:
+    for name, label, getter in (*ROWS, *_evaluation_rows(recs)):
         cells = [getter(r, o) for r, o in zip(recs, origins)]
         values = tuple(c[0] for c in cells)
         known = {repr(v) for v in values if v is not None}

@@ -175,6 +175,12 @@ def _card_facts(folder: Path) -> dict[str, Any]:
                  languages=as_list(card.get("language")))
     if card.get("base_model"):
         facts["base_model"] = list(as_list(card["base_model"]))
+    if card.get("model-index"):
+        from .quality import from_model_index
+
+        found = from_model_index(card["model-index"], source="model card (README.md model-index)")
+        if found:
+            facts["evaluations"] = found
     return facts
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelRecord", "PARAMETER_SOURCES", "FIELDS", "SUMMARY_MAX", "COMMON_EXTRA_KEYS", "human_count", "human_bytes",
+__all__ = ["ModelRecord", "Evaluation", "PARAMETER_SOURCES", "FIELDS", "SUMMARY_MAX", "COMMON_EXTRA_KEYS", "human_count", "human_bytes",
            "summarize"]
 
 #: Where a parameter count may come from (``parameters_source``).
@@ -30,6 +30,48 @@ def _freeze_tuple(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One published quality figure of a model: ``value`` of ``metric`` on ``dataset``.
+
+    ``dataset`` and ``metric`` are normalized keys (:func:`ptmhub.quality.dataset_key`,
+    :func:`ptmhub.quality.metric_key`: ``imagenet-1k`` / ``accuracy``), so one query compares
+    models across hubs; the publisher's own words stay in ``dataset_name`` / ``metric_name``.
+    Accuracy-like metrics are in percent (a 0-1 fraction is scaled when read).
+    """
+
+    dataset: str
+    metric: str
+    value: float
+    source: str | None = None        # torchvision weights meta, model-index, model card, ...
+    dataset_name: str | None = None  # as published ("ImageNet-1K", "GLUE SST-2")
+    metric_name: str | None = None   # as published ("acc@1", "Accuracy")
+    split: str | None = None
+    task: str | None = None
+    verified: bool | None = None     # Hugging Face: evaluated by the Hub, not self-reported
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.value))
+
+    @property
+    def label(self) -> str:
+        """``imagenet-1k:accuracy`` (what ``--min-accuracy`` takes before ``=``)."""
+        return f"{self.dataset}:{self.metric}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+def _evaluations(value: Any) -> tuple[Evaluation, ...]:
+    if not value:
+        return ()
+    return tuple(v if isinstance(v, Evaluation) else Evaluation.from_dict(v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -60,6 +102,8 @@ class ModelRecord:
     revision: str | None = None              # HF commit sha / git ref
     version: str | None = None               # TF Hub / Kaggle version
     size_bytes: int | None = None            # download size of the model's files
+    gflops: float | None = None              # compute of one forward pass at the reference input size
+    evaluations: tuple[Evaluation, ...] = () # published quality figures (accuracy on ImageNet-1K, ...)
     source_url: str | None = None
     summary: str | None = None
     gated: bool | None = None
@@ -79,6 +123,10 @@ class ModelRecord:
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, _freeze_tuple(value))
+        if self.evaluations and not all(isinstance(e, Evaluation) for e in self.evaluations):
+            object.__setattr__(self, "evaluations", _evaluations(self.evaluations))
+        elif not isinstance(self.evaluations, tuple):
+            object.__setattr__(self, "evaluations", tuple(self.evaluations or ()))
         if self.parameters is not None and not isinstance(self.parameters, int):
             object.__setattr__(self, "parameters", int(self.parameters))
 
@@ -92,6 +140,8 @@ class ModelRecord:
             value = getattr(self, f.name)
             if isinstance(value, dt.datetime):
                 value = value.isoformat()
+            elif f.name == "evaluations":
+                value = [e.to_dict() for e in value]
             elif isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Mapping):
@@ -114,6 +164,13 @@ class ModelRecord:
     @property
     def parameters_human(self) -> str:
         return human_count(self.parameters)
+
+    def evaluation(self, dataset: str, metric: str) -> Evaluation | None:
+        """The best published ``metric`` on ``dataset`` (normalized keys), or None."""
+        from .quality import better
+
+        found = [e for e in self.evaluations if e.dataset == dataset and e.metric == metric]
+        return better(found)
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(ModelRecord))

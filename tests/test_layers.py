@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1] / "ptmhub"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("ptmhub", "ptmhub.__main__", "ptmhub.ids", "ptmhub.records", "ptmhub.errors", "ptmhub.settings",
               "ptmhub.offline", "ptmhub.http", "ptmhub.licenses", "ptmhub.archive", "ptmhub.vocab",
-              "ptmhub.folders", "ptmhub.loaders", "ptmhub.localmodel", "ptmhub.savedmodel",
+              "ptmhub.folders", "ptmhub.loaders", "ptmhub.localmodel", "ptmhub.savedmodel", "ptmhub.quality",
               "ptmhub.safetensors")),
     ("registry", ("ptmhub.registry",)),
     ("hubs", ("ptmhub.hubs",)),

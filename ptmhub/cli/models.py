@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from .output import count_option, echo_json, format_options, json_option, parse_count, print_record, print_records
+from .output import (count_option, echo_json, figure_column, format_options, json_option, parse_count, print_record,
+                     print_records)
 
 
 @click.command()
@@ -40,8 +41,16 @@ def show(model_id: str, as_json: bool) -> None:
 def _search_options(f):
     f = count_option("--offset", default=0, help="Skip the first N models.")(f)
     f = count_option("--limit", "-n", default=20, help="At most N models; 0 for all.")(f)
-    f = click.option("--sort", type=click.Choice(["relevance", "downloads", "likes", "parameters", "name", "recent"]),
-                     default=None, help="Order (default: relevance with words, downloads without).")(f)
+    f = click.option("--accuracy-on", metavar="DATASET[:METRIC]",
+                     help="The figure --sort accuracy orders by (default: the first --min-accuracy, else the one "
+                          "most matches publish), e.g. imagenet-1k:acc@1.")(f)
+    f = click.option("--min-accuracy", "min_accuracy", multiple=True, metavar="DATASET[:METRIC]=V",
+                     help="Only models publishing at least V on DATASET (accuracy unless METRIC; at most V for "
+                          "error metrics such as wer), e.g. imagenet-1k:acc@1=80. Repeatable.")(f)
+    f = click.option("--sort", type=click.Choice(["relevance", "downloads", "likes", "parameters", "name", "recent",
+                                                  "accuracy"]),
+                     default=None, help="Order (default: relevance with words, downloads without); accuracy: "
+                                        "best published figure first (see --accuracy-on).")(f)
     f = click.option("--cached/--not-cached", default=None, help="Only models in (or not in) the local caches.")(f)
     f = click.option("--fine-tunable/--not-fine-tunable", default=None)(f)
     f = click.option("--max-params", metavar="N", help="At most N parameters (110M, 1.5B, 25557032).")(f)
@@ -82,7 +91,7 @@ def _empty_registry_help(store) -> str:  # noqa: ANN001
 
 
 def _run_search(words, task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable,
-                cached, sort, limit, offset, as_json, as_csv, default_sort):
+                cached, sort, min_accuracy, accuracy_on, limit, offset, as_json, as_csv, default_sort):
     from .. import api
     from ..registry.store import SearchQuery
 
@@ -90,8 +99,8 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
     kwargs = dict(task=task, license=license_, platform=platform, framework=framework,
                   min_parameters=parse_count(min_params, "--min-params"),
                   max_parameters=parse_count(max_params, "--max-params"), include_unknown=include_unknown,
-                  fine_tunable=fine_tunable, cached=cached)
-    sort = sort or (default_sort if q is None else "relevance")
+                  fine_tunable=fine_tunable, cached=cached, min_accuracy=tuple(min_accuracy), accuracy_on=accuracy_on)
+    sort = sort or ("accuracy" if min_accuracy or accuracy_on else default_sort if q is None else "relevance")
     everything = limit == 0
     if everything:
         limit = 2**62  # --limit 0: all of them (a LIMIT the database takes, never reached)
@@ -105,9 +114,19 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
         fill = ", ".join(f"'{command}'" for command, _ in FILL_COMMANDS[:4])
         raise UsageError(exc.message, hint=f"the registry {_shown(store)} is empty: fill it with {fill}") from None
     total = None
+    query = SearchQuery(q=q, sort=sort, **kwargs)
     if len(records) == limit or (not records and offset):
-        total = store.count(SearchQuery(q=q, **kwargs))  # only when the page may not be all there is
-    print_records(records, as_json=as_json, as_csv=as_csv, total=total, offset=offset)
+        total = store.count(query)  # only when the page may not be all there is
+    columns = []
+    basis = store.accuracy_basis(query) if sort == "accuracy" or min_accuracy else None
+    if basis is not None:
+        columns.append(figure_column(basis))
+        if sort == "accuracy" and not (as_json or as_csv):
+            click.echo(f"sorted by {basis[0]} {basis[1]}: {store.evaluated(query, basis):,} of "
+                       f"{store.count(query):,} matches publish it (the rest follow by downloads)", err=True)
+    elif sort == "accuracy" and not (as_json or as_csv):
+        click.echo("no match publishes a quality figure: sorted by downloads", err=True)
+    print_records(records, as_json=as_json, as_csv=as_csv, total=total, offset=offset, columns=columns)
     if not records and not offset and store.count(SearchQuery()) == 0:
         click.echo(_empty_registry_help(store), err=True)
 
@@ -117,20 +136,20 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
 @_search_options
 @format_options
 def search(words, task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable, cached,
-           sort, limit, offset, as_json, as_csv) -> None:
+           sort, min_accuracy, accuracy_on, limit, offset, as_json, as_csv) -> None:
     """Search the registry: full-text WORDS (prefix-matched on id, name, summary, tags) plus filters."""
     _run_search(words, task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable,
-                cached, sort, limit, offset, as_json, as_csv, default_sort="downloads")
+                cached, sort, min_accuracy, accuracy_on, limit, offset, as_json, as_csv, default_sort="downloads")
 
 
 @click.command(name="ls")
 @_search_options
 @format_options
 def ls(task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable, cached,
-       sort, limit, offset, as_json, as_csv) -> None:
+       sort, min_accuracy, accuracy_on, limit, offset, as_json, as_csv) -> None:
     """List models in the registry (by name), with the same filters as search."""
     _run_search((), task, license_, platform, framework, min_params, max_params, include_unknown, fine_tunable,
-                cached, sort, limit, offset, as_json, as_csv, default_sort="name")
+                cached, sort, min_accuracy, accuracy_on, limit, offset, as_json, as_csv, default_sort="name")
 
 
 @click.command()

@@ -85,10 +85,26 @@ LIST_COLUMNS: Sequence[tuple[str, Callable[[ModelRecord], str]]] = (
 )
 
 
+def figure_column(basis: tuple[str, str]) -> tuple[str, Callable[[ModelRecord], str]]:
+    """A listing column with each model's published ``basis`` figure (dataset, metric)."""
+    from ..quality import metric_key
+
+    dataset, metric = basis
+    short = {"accuracy": "ACC", "top5-accuracy": "ACC@5"}.get(metric_key(metric), metric.upper()[:12])
+
+    def value(r: ModelRecord) -> str:
+        found = r.evaluation(dataset, metric)
+        return f"{found.value:.2f}".rstrip("0").rstrip(".") if found is not None else "-"
+
+    return short, value
+
+
 def print_records(records: Sequence[ModelRecord], *, as_json: bool = False, as_csv: bool = False,
-                  total: int | None = None, offset: int = 0) -> None:
+                  total: int | None = None, offset: int = 0,
+                  columns: Sequence[tuple[str, Callable[[ModelRecord], str]]] = ()) -> None:
     """A listing as a table (with a footer when ``total`` is more than shown), JSON or CSV (the
-    same count on stderr, so a pipe's data stays clean but nothing is cut silently)."""
+    same count on stderr, so a pipe's data stays clean but nothing is cut silently). ``columns``
+    are shown after PARAMS (the figure a listing is sorted or filtered by)."""
     truncated = total is not None and total > offset + len(records)
     if as_json:
         echo_json([r.to_dict() for r in records])
@@ -106,8 +122,10 @@ def print_records(records: Sequence[ModelRecord], *, as_json: bool = False, as_c
     elif not records:
         click.echo("no models found", err=True)
     else:
-        rows = [[fn(r) for _, fn in LIST_COLUMNS] for r in records]
-        click.echo(render_table([name for name, _ in LIST_COLUMNS], rows, right={"PARAMS", "DOWNLOADS"}))
+        shown = [*LIST_COLUMNS[:3], *columns, *LIST_COLUMNS[3:]]
+        rows = [[fn(r) for _, fn in shown] for r in records]
+        right = {"PARAMS", "DOWNLOADS", *(name for name, _ in columns)}
+        click.echo(render_table([name for name, _ in shown], rows, right=right))
     if truncated and (records or offset == 0):
         sys.stdout.flush()
         click.echo(shown_range(offset, len(records), total), err=True)
@@ -153,16 +171,36 @@ def print_record(record: ModelRecord, *, as_json: bool = False) -> None:
     for key, value in d.items():
         if key in ("extra",):
             continue
+        if key == "evaluations":
+            lines = evaluation_lines(record)
+            for i, line in enumerate(lines or ["-"]):
+                table.add_row(key if i == 0 else "", line)
+            continue
         shown = _fmt(value)
         if key == "parameters" and value is not None:
             shown = f"{human_count(value)} ({value:,})"
         elif key in ("size_bytes", "cache_size_bytes") and value is not None:
             shown = f"{human_bytes(value)} ({value:,} bytes)"
+        elif key == "gflops" and value is not None:
+            shown = f"{value:g} GFLOPs (one forward pass)"
         table.add_row(key, shown)
     for key, value in (record.extra or {}).items():
         text = _fmt(value)
         table.add_row(f"extra.{key}", text if len(text) <= 160 else text[:157] + "...")
     _console().print(table)
+
+
+def evaluation_lines(record: ModelRecord, *, limit: int = 12) -> list[str]:
+    """``imagenet-1k  accuracy  80.858  (acc@1 on ImageNet-1K; torchvision weights meta ...)``."""
+    lines = []
+    for e in record.evaluations[:limit]:
+        published = " on ".join(p for p in (e.metric_name, e.dataset_name) if p)
+        where = "; ".join(p for p in (published, e.split and f"split {e.split}", e.source,
+                                      "verified by the Hub" if e.verified else None) if p)
+        lines.append(f"{e.dataset}  {e.metric}  {e.value:g}" + (f"  ({where})" if where else ""))
+    if len(record.evaluations) > limit:
+        lines.append(f"... {len(record.evaluations) - limit} more (--json shows all)")
+    return lines
 
 
 def print_kv(rows: Iterable[tuple[str, Any]]) -> None:

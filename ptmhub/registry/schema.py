@@ -1,10 +1,10 @@
 """Schema version this code expects (checked without importing Alembic; a test keeps these equal
 to the revisions in migrations/versions)."""
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 #: Every revision this code can upgrade from, oldest first: a registry at a revision not listed
 #: here was written by a newer ptmhub (or something else) and is never "behind".
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 
 
 def describe(rev: str | None) -> str:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import math
 import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,18 +18,19 @@ import sqlalchemy as sa
 from .. import licenses
 from ..errors import DatabaseError, PtmhubError, UsageError
 from ..ids import parse as parse_id
-from ..records import FIELDS, ModelRecord
+from ..records import FIELDS, Evaluation, ModelRecord
 from ..vocab import KNOWN_TASKS, TASK_TO_PIPELINE
 from . import migrate
 from .engine import get_engine, normalize_url, transaction
 from .tables import JsonType, aliases, model_revisions, models
+from .tables import evaluations as evaluations_t
 from .tables import sync_state as sync_state_t
 from .tables import trusted_repos as trusted
 
 __all__ = ["Store", "SearchQuery", "SORTS", "open_store"]
 
 
-SORTS = ("relevance", "downloads", "likes", "parameters", "name", "recent")
+SORTS = ("relevance", "downloads", "likes", "parameters", "name", "recent", "accuracy")
 _LIST_FIELDS = ("tags", "datasets", "languages")
 _RECORD_COLUMNS = [f for f in FIELDS if f not in ("aliases",)]
 _RECORD_VALUES = operator.attrgetter(*_RECORD_COLUMNS)
@@ -56,6 +59,8 @@ _INT64 = (-(2**63), 2**63 - 1)
 _BIGINT_POSITIONS = tuple(i for i, name in enumerate(_RECORD_COLUMNS)
                           if name in ("downloads", "likes", "size_bytes", "cache_size_bytes"))
 _PARAMETERS_POSITION = _RECORD_COLUMNS.index("parameters")
+_EVALUATIONS_POSITION = _RECORD_COLUMNS.index("evaluations")
+_GFLOPS_POSITION = _RECORD_COLUMNS.index("gflops")
 _HF = "huggingface"
 
 
@@ -139,6 +144,13 @@ class SearchQuery:
     include_unknown: bool = False
     fine_tunable: bool | None = None
     cached: bool | None = None
+    #: published figures a model must reach, each ``(dataset, metric, value)`` or the text
+    #: ``"imagenet-1k:acc@1=80"`` (:func:`ptmhub.quality.parse_min_accuracy`): at least ``value``
+    #: (at most, for an error metric such as ``wer``)
+    min_accuracy: tuple[Any, ...] = ()
+    #: what ``sort="accuracy"`` orders by: ``(dataset, metric)`` or ``"imagenet-1k:acc@1"``;
+    #: default: the first ``min_accuracy`` figure, else the one most of the matches publish
+    accuracy_on: Any = None
     sort: str = "relevance"
     limit: int = 20
     offset: int = 0
@@ -146,6 +158,34 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
             raise UsageError(f"unknown sort {self.sort!r}", hint="one of " + ", ".join(SORTS))
+        from ..quality import dataset_key, metric_key, parse_metric_ref, parse_min_accuracy
+
+        wanted = self.min_accuracy
+        one = isinstance(wanted, str) or (isinstance(wanted, tuple) and len(wanted) == 3 and isinstance(wanted[0], str)
+                                          and isinstance(wanted[2], (int, float)))
+        wanted = [wanted] if one else list(wanted or ())
+        figures = []
+        for item in wanted:
+            if isinstance(item, str):
+                figures.append(parse_min_accuracy(item))
+            elif isinstance(item, (tuple, list)) and len(item) == 3 and not isinstance(item[2], bool) \
+                    and isinstance(item[2], (int, float)) and math.isfinite(item[2]):
+                figures.append((dataset_key(str(item[0])), metric_key(str(item[1])), float(item[2])))
+            else:
+                raise UsageError(f"min_accuracy takes 'DATASET:METRIC=VALUE' or (dataset, metric, value), "
+                                 f"not {item!r}", hint="e.g. imagenet-1k:acc@1=80")
+        object.__setattr__(self, "min_accuracy", tuple(figures))
+        on = self.accuracy_on
+        if isinstance(on, str):
+            on = parse_metric_ref(on)
+        elif isinstance(on, (tuple, list)) and len(on) == 2:
+            on = (dataset_key(str(on[0])), metric_key(str(on[1])))
+        elif on is not None:
+            raise UsageError(f"accuracy_on takes 'DATASET:METRIC' or (dataset, metric), not {on!r}",
+                             hint="e.g. imagenet-1k:acc@1")
+        if on is None and figures:
+            on = figures[0][:2]
+        object.__setattr__(self, "accuracy_on", on)
         for label, value in (("--limit", self.limit), ("--offset", self.offset),
                              ("--min-params", self.min_parameters), ("--max-params", self.max_parameters)):
             if value is None:
@@ -212,6 +252,12 @@ class Store:
             values[i] = list(values[i]) or None  # empty = unknown, so a merge keeps known values
         extra = values[_EXTRA_POSITION]
         values[_EXTRA_POSITION] = dict(extra) if extra else None
+        found = values[_EVALUATIONS_POSITION]
+        values[_EVALUATIONS_POSITION] = [e.to_dict() for e in found if math.isfinite(e.value)] or None if found else None
+        gflops = values[_GFLOPS_POSITION]
+        if gflops is not None and (isinstance(gflops, bool) or not isinstance(gflops, (int, float))
+                                   or not math.isfinite(gflops) or gflops < 0):
+            values[_GFLOPS_POSITION] = None  # unknown rather than a value no query can compare
         for i in _BIGINT_POSITIONS:
             value = values[i]
             if value is not None and not _INT64[0] <= value <= _INT64[1]:
@@ -236,6 +282,8 @@ class Store:
                 value = tuple(value or ())
             elif name == "extra":
                 value = value or {}
+            elif name == "evaluations":
+                value = tuple(Evaluation.from_dict(e) for e in value or () if isinstance(e, dict))
             elif isinstance(value, dt.datetime):
                 value = _aware(value)
             kwargs[name] = value
@@ -339,7 +387,25 @@ class Store:
                 ains = self._insert()(aliases)
                 conn.execute(ains.on_conflict_do_update(index_elements=[aliases.c.alias],
                                                         set_={"model_id": ains.excluded.model_id}), alias_rows)
+            self._index_evaluations(conn, rows, cleared="evaluations" in authoritative)
         return len(rows)
+
+    @staticmethod
+    def _index_evaluations(conn: sa.Connection, rows: list[dict[str, Any]], *, cleared: bool) -> None:
+        """Keep the ``evaluations`` table equal to ``models.evaluations`` for the rows written:
+        a row that brings figures replaces the model's; one without keeps them (unknown is not
+        none), unless the upsert answers for them (``cleared``)."""
+        changed = [row for row in rows if row["evaluations"] is not None or cleared]
+        if not changed:
+            return
+        ids = [row["id"] for row in changed]
+        e = evaluations_t.c
+        for start in range(0, len(ids), 500):
+            conn.execute(evaluations_t.delete().where(e.model_id.in_(ids[start:start + 500])))
+        new = [{"model_id": row["id"], "dataset": ev["dataset"], "metric": ev["metric"], "value": ev["value"]}
+               for row in changed for ev in row["evaluations"] or ()]
+        if new:
+            conn.execute(evaluations_t.insert(), new)
 
     def _fold_case(self, conn: sa.Connection, rows: list[dict[str, Any]], alias_rows: list[dict[str, Any]],
                    *, rename: bool) -> None:
@@ -413,7 +479,7 @@ class Store:
                 set_[name] = sa.case((ex[lead].is_not(None), ex[name]), else_=col)
             elif name in authoritative:
                 set_[name] = ex[name]
-            elif name in _LIST_FIELDS or name == "extra":
+            elif name in _LIST_FIELDS or name in ("extra", "evaluations"):
                 set_[name] = sa.case((ex[name].is_(None), col), else_=ex[name])
             else:
                 set_[name] = sa.func.coalesce(ex[name], col)
@@ -539,6 +605,7 @@ class Store:
             if key is None:
                 return False
             conn.execute(aliases.delete().where(aliases.c.model_id == key))
+            conn.execute(evaluations_t.delete().where(evaluations_t.c.model_id == key))
             conn.execute(model_revisions.delete().where(model_revisions.c.model_id == key))
             return conn.execute(models.delete().where(models.c.id == key)).rowcount > 0
 
@@ -813,6 +880,12 @@ class Store:
             where.append(c.fine_tunable.is_(query.fine_tunable))
         if query.cached is not None:
             where.append(c.cached.is_(query.cached))
+        e = evaluations_t.c
+        for dataset, metric, value in query.min_accuracy:
+            from ..quality import higher_is_better
+
+            reached = e.value >= value if higher_is_better(metric) else e.value <= value
+            where.append(sa.exists().where(e.model_id == c.id, e.dataset == dataset, e.metric == metric, reached))
         return where
 
     def _fts(self, q: str) -> tuple[Any, Any] | None:
@@ -858,6 +931,7 @@ class Store:
             "parameters": [nulls_last(c.parameters)],
             "name": [c.name.asc()],
             "recent": [nulls_last(c.last_modified)],
+            "accuracy": self._accuracy_order(query),
         }.get(query.sort)
         if order is None:
             # relevance: models whose name starts with (then contains) the first word, then
@@ -870,9 +944,53 @@ class Store:
                 order.insert(0, sa.case((name.like(f"{words[0]}%"), 0), (name.like(f"%{words[0]}%"), 1), else_=2))
         return stmt.order_by(*order, c.id.asc()).limit(query.limit).offset(query.offset)
 
+    def _accuracy_order(self, query: SearchQuery) -> list[Any]:
+        c = models.c
+        basis = query.accuracy_on
+        if basis is None:
+            return [c.downloads.desc().nulls_last()]  # no model publishes a figure: popularity
+        from ..quality import higher_is_better
+
+        e = evaluations_t.c
+        best = sa.func.max(e.value) if higher_is_better(basis[1]) else sa.func.min(e.value)
+        figure = (sa.select(best).where(e.model_id == c.id, e.dataset == basis[0], e.metric == basis[1])
+                  .scalar_subquery())
+        first = figure.desc().nulls_last() if higher_is_better(basis[1]) else figure.asc().nulls_last()
+        return [first, c.downloads.desc().nulls_last()]
+
+    def accuracy_basis(self, query: SearchQuery) -> tuple[str, str] | None:
+        """The (dataset, metric) ``sort="accuracy"`` orders ``query``'s matches by: the query's
+        own (``accuracy_on``, or its first ``min_accuracy`` figure), else the figure the most
+        matching models publish (accuracy first). None when no match publishes any."""
+        if query.accuracy_on is not None:
+            return query.accuracy_on
+        e = evaluations_t.c
+        matching, _ = self._select(query, [models.c.id])
+        models_with = sa.func.count(sa.distinct(e.model_id))
+        stmt = (sa.select(e.dataset, e.metric, models_with.label("n"))
+                .where(e.model_id.in_(matching))
+                .group_by(e.dataset, e.metric)
+                .order_by(sa.case((e.metric == "accuracy", 0), else_=1), models_with.desc(), e.dataset, e.metric)
+                .limit(1))
+        with transaction(self.engine) as conn:
+            self._reading(conn)
+            row = conn.execute(stmt).first()
+        return (row.dataset, row.metric) if row else None
+
+    def evaluated(self, query: SearchQuery, basis: tuple[str, str]) -> int:
+        """How many of ``query``'s matches publish ``basis`` (dataset, metric)."""
+        e = evaluations_t.c
+        matching, _ = self._select(query, [models.c.id])
+        stmt = sa.select(sa.func.count(sa.distinct(e.model_id))).where(
+            e.model_id.in_(matching), e.dataset == basis[0], e.metric == basis[1])
+        with transaction(self.engine) as conn:
+            return int(conn.execute(stmt).scalar() or 0)
+
     def search(self, query: SearchQuery | None = None, /, **kwargs: Any) -> list[ModelRecord]:
         """Full-text search (``q``) combined with filters; see :class:`SearchQuery`."""
         query = query or SearchQuery(**kwargs)
+        if query.sort == "accuracy" and query.accuracy_on is None:
+            query = dataclasses.replace(query, accuracy_on=self.accuracy_basis(query))
         with transaction(self.engine) as conn:
             self._reading(conn)
             self._check_values(conn, query)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -78,6 +79,8 @@ models = Table(
     Column("revision", String(256)),
     Column("version", String(64)),
     Column("size_bytes", BigInteger),
+    Column("gflops", Float),
+    Column("evaluations", JsonType()),
     Column("source_url", Text),
     Column("summary", Text),
     Column("gated", Boolean),
@@ -108,6 +111,20 @@ model_revisions = Table(
     Column("resolved_at", TS, nullable=False),
     UniqueConstraint("model_id", "revision", name="uq_model_revisions_model_revision"),
 )
+
+# One row per published figure of a model (what ``models.evaluations`` holds, as rows): what
+# ``--min-accuracy`` filters on and ``--sort accuracy`` orders by. Kept by the store alone, in the
+# upsert's transaction; see migrations/versions/0004.
+evaluations = Table(
+    "evaluations", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(512), ForeignKey("models.id", ondelete="CASCADE", onupdate="CASCADE"),
+           nullable=False, index=True),
+    Column("dataset", String(160), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("value", Float, nullable=False),
+)
+Index("ix_evaluations_dataset_metric_value", evaluations.c.dataset, evaluations.c.metric, evaluations.c.value)
 
 aliases = Table(
     "aliases", metadata,

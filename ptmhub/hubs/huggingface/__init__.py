@@ -612,7 +612,16 @@ def _record_from_info(info: Any, *, requested: ModelId | None = None) -> ModelRe
         last_modified=info.last_modified,
         aliases=aliases,
         extra=extra,
+        evaluations=_evaluations_of(info, card),
     )
+
+
+def _evaluations_of(info: Any, card: Mapping[str, Any]) -> tuple:
+    """The card's ``model-index`` results (the API's top-level copy, else the card data's)."""
+    from ...quality import from_model_index
+
+    index = getattr(info, "model_index", None) or card.get("model-index")
+    return from_model_index(index, source="huggingface: model card model-index")
 
 
 def _apply_config(record: ModelRecord, config: Mapping[str, Any], files: Iterable[str]) -> ModelRecord:
@@ -800,7 +809,7 @@ class HuggingFaceBackend(Backend):
     platform = PLATFORM
     # a resolve is the Hub's whole answer about these: a license it dropped is cleared
     authoritative_fields = ("license", "task", "gated", "tags", "datasets", "languages", "library", "framework",
-                            "format", "architecture")
+                            "format", "architecture", "evaluations")
     keeps_revisions = True  # git revisions: hf:X@<commit> goes to the history, refs/main is the record
 
     def describe_origin(self, record: ModelRecord) -> str | None:

@@ -25,7 +25,7 @@ HUGGINGFACE = PlatformFacts(
     fine_tuning="the checkpoint is trainable as is: transformers Trainer, PEFT/LoRA; no fine-tunable flag",
     publishes=frozenset({"task", "parameters", "license", "framework", "library", "format", "downloads",
                          "likes", "tags", "datasets", "languages", "architecture", "revision", "size_bytes",
-                         "gated", "last_modified"}),
+                         "gated", "last_modified", "evaluations"}),
     extra_keys={
         "files": "the repo's files with sizes (at most 2,000)",
         "files_count": "how many files the repo has",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import MissingDependencyError, ModelNotFoundError
 from ..base import SyncReport
+from ...quality import from_metrics_table
 from ...records import ModelRecord
 
 if TYPE_CHECKING:
@@ -131,6 +132,13 @@ def _license_of(meta: dict[str, Any]) -> tuple[str | None, str | None, str]:
             "code: torchvision's BSD-3-Clause; torchvision publishes no license for these weights")
 
 
+def _gflops(value: Any) -> float | None:
+    """torchvision's ``_ops``: GFLOPS of one forward pass at the weights' evaluation size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
 def variants(name: str) -> dict[str, dict[str, Any]]:
     """Per-weights facts, keyed by the enum member name (``IMAGENET1K_V1`` ...)."""
     out: dict[str, dict[str, Any]] = {}
@@ -207,7 +215,9 @@ def record_for(name: str, *, check_meta_device: bool = False) -> ModelRecord:
             parameters_note=f"torchvision weights meta num_params of {enum.__name__}.{default.name} (DEFAULT)",
             license=lic, license_raw=lic_raw, license_source=lic_source,
             size_bytes=_mib_to_bytes(meta.get("_file_size")), source_url=default.url,
-            summary=_docs(meta.get("_docs")), datasets=datasets,
+            summary=_docs(meta.get("_docs")), datasets=datasets, gflops=_gflops(meta.get("_ops")),
+            evaluations=from_metrics_table(_finite(meta.get("_metrics")), task=task,
+                                           source=f"torchvision weights meta ({enum.__name__}.{default.name})"),
         )
     if check_meta_device and default is not None:
         counted = meta_parameter_count(name, default.name)
