@@ -8,6 +8,7 @@ Public API (imported lazily, so ``import ptmhub`` and ``ptmhub --help`` stay che
     compare(model_ids)       several models side by side, each value with its source
     same_as(model_id)        the same architecture on the other hubs, compared
     lineage(model_id)        what a model derives from and what derives from it, license conflicts
+    recommend(task, ...)     ranked cross-hub picks for a task and budget, with evidence and a fine-tune plan
     platform_matrix()        what each hub offers (ptmhub platforms), with the registry's figures
     sync(source)             import a whole catalog: "hf", "tfhub", "torchhub", "torchvision", "timm"
     pull(model_id)           download into the hub's own cache and record it
@@ -33,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "resolve", "show", "search", "compare", "same_as", "lineage", "platform_matrix", "sync", "pull", "load",
-    "load_for_finetune", "add",
+    "load_for_finetune", "add", "recommend",
     "ModelRecord", "ModelId", "parse_id", "PtmhubError", "open_store", "__version__",
 ]
 
@@ -50,6 +51,7 @@ _LAZY = {
     "load": "ptmhub.api",
     "load_for_finetune": "ptmhub.api",
     "add": "ptmhub.api",
+    "recommend": "ptmhub.api",
     "open_store": "ptmhub.registry",
     "ModelRecord": "ptmhub.records",
     "ModelId": "ptmhub.ids",
@@ -57,8 +59,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .api import (add, compare, lineage, load, load_for_finetune, platform_matrix, pull, resolve, same_as, search,
-                      show, sync)
+    from .api import (add, compare, lineage, load, load_for_finetune, platform_matrix, pull, recommend, resolve,
+                      same_as, search, show, sync)
     from .errors import PtmhubError
     from .ids import ModelId
     from .records import ModelRecord

@@ -18,13 +18,14 @@ if TYPE_CHECKING:
     from .comparison import Comparison, SameAs
     from .lineage import Lineage
     from .platforms import PlatformMatrix
+    from .recommend import Recommendation
     from .finetune import FinetuneBundle
     from .hubs.base import Loaded, PullResult, SyncReport
     from .records import ModelRecord
     from .registry.store import Store
 
 __all__ = ["resolve", "show", "search", "compare", "same_as", "lineage", "platform_matrix", "sync", "pull", "load",
-           "load_for_finetune", "add", "get_store"]
+           "load_for_finetune", "add", "recommend", "get_store"]
 
 _default_store: Store | None = None
 
@@ -200,6 +201,23 @@ def lineage(model_id: str | ModelId, *, store: Store | str | os.PathLike[str] | 
     from .lineage import lineage as _lineage
 
     return _lineage(parse(model_id), store=get_store(store), offline=_offline(offline))
+
+
+def recommend(task: str, *, license: str | None = None, max_parameters: int | None = None,
+              max_gflops: float | None = None, framework: str | None = None, platform: str | None = None,
+              train_size: int | None = None, num_labels: int | None = None, accuracy_on: str | None = None,
+              include_unknown: bool = False, limit: int = 10, plans: int = 3,
+              store: Store | str | os.PathLike[str] | None = None) -> Recommendation:
+    """The registry's best models for ``task`` under a license group, a parameter or GFLOPs
+    budget and a framework, ranked across hubs with the evidence for each rank (published
+    accuracy, accuracy per parameter, popularity, license verdict) and a fine-tuning plan for
+    the top ``plans`` picks by ``train_size`` (see :mod:`ptmhub.recommend`, docs/recommend.md)."""
+    from .recommend import recommend as _recommend
+
+    return _recommend(task, store=get_store(store), license=license, max_parameters=max_parameters,
+                      max_gflops=max_gflops, framework=framework, platform=platform, train_size=train_size,
+                      num_labels=num_labels, accuracy_on=accuracy_on, include_unknown=include_unknown, limit=limit,
+                      plans=plans)
 
 
 def platform_matrix(*, store: Store | str | os.PathLike[str] | None = None, live: bool = True) -> PlatformMatrix:

@@ -22,6 +22,7 @@ from .records import human_bytes, human_count
 if TYPE_CHECKING:
     from .comparison import Comparison, SameAs
     from .platforms import PlatformMatrix
+    from .recommend import Recommendation
 
 __all__ = ["comparison_html", "platforms_html", "scatter_svg", "Point", "write_html", "CSP"]
 
@@ -105,6 +106,7 @@ class Point:
     y: float            # popularity
     group: str          # platform (color)
     tooltip: str = ""
+    show_label: bool = True
 
 
 def _decades(lo: float, hi: float) -> tuple[int, int]:
@@ -114,42 +116,67 @@ def _decades(lo: float, hi: float) -> tuple[int, int]:
     return a, b
 
 
+def _linear_ticks(lo: float, hi: float) -> list[float]:
+    """About five round tick values covering [lo, hi]."""
+    if hi <= lo:
+        lo, hi = lo - 1, hi + 1
+    raw = (hi - lo) / 5
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if step * m >= raw)
+    start = math.floor(lo / step) * step
+    return [start + i * step for i in range(int(math.ceil((hi - start) / step)) + 1)]
+
+
 def scatter_svg(points: Sequence[Point], *, x_label: str, y_label: str, width: int = 720, height: int = 420,
-                empty_text: str = "nothing to plot") -> str:
-    """An inline SVG scatter chart with log10 axes (decade grid lines), one circle per point."""
+                empty_text: str = "nothing to plot", y_log: bool = True, line: Sequence[Point] = ()) -> str:
+    """An inline SVG scatter chart with a log10 x axis (decade grid lines) and a log10 or linear
+    y axis, one circle per point; ``line`` (e.g. a Pareto front) is drawn as a polyline."""
     left, right, top, bottom = 70, 20, 16, 48
     pw, ph = width - left - right, height - top - bottom
     parts = [f"<svg id=\"chart\" width=\"{width}\" height=\"{height}\" "
              f"viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{_e(y_label)} against {_e(x_label)}\">",
              f"<rect x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\" fill=\"#fbfcfe\" class=\"grid\"/>"]
-    pts = [p for p in points if p.x > 0 and p.y > 0]
+    pts = [p for p in points if p.x > 0 and (p.y > 0 or not y_log)]
     if not pts:
         parts.append(f"<text x=\"{left + pw / 2}\" y=\"{top + ph / 2}\" text-anchor=\"middle\">{_e(empty_text)}</text>")
     else:
         x0, x1 = _decades(min(p.x for p in pts), max(p.x for p in pts))
-        y0, y1 = _decades(min(p.y for p in pts), max(p.y for p in pts))
+        if y_log:
+            y0, y1 = _decades(min(p.y for p in pts), max(p.y for p in pts))
+            y_ticks = [(10 ** d, human_count(10 ** d)) for d in range(y0, y1 + 1)]
+        else:
+            ticks = _linear_ticks(min(p.y for p in pts), max(p.y for p in pts))
+            y0, y1 = ticks[0], ticks[-1]
+            y_ticks = [(t, f"{t:g}") for t in ticks]
 
         def sx(v: float) -> float:
             return left + (math.log10(v) - x0) / (x1 - x0) * pw
 
         def sy(v: float) -> float:
-            return top + ph - (math.log10(v) - y0) / (y1 - y0) * ph
+            value = math.log10(v) if y_log else v
+            return top + ph - (value - y0) / (y1 - y0) * ph
 
         for d in range(x0, x1 + 1):
             x = sx(10 ** d)
             parts.append(f"<line class=\"grid\" x1=\"{x:.1f}\" y1=\"{top}\" x2=\"{x:.1f}\" y2=\"{top + ph}\"/>")
             parts.append(f"<text x=\"{x:.1f}\" y=\"{top + ph + 16}\" text-anchor=\"middle\">{_e(human_count(10 ** d))}</text>")
-        for d in range(y0, y1 + 1):
-            y = sy(10 ** d)
+        for value, text in y_ticks:
+            y = sy(value)
             parts.append(f"<line class=\"grid\" x1=\"{left}\" y1=\"{y:.1f}\" x2=\"{left + pw}\" y2=\"{y:.1f}\"/>")
-            parts.append(f"<text x=\"{left - 6}\" y=\"{y + 4:.1f}\" text-anchor=\"end\">{_e(human_count(10 ** d))}</text>")
+            parts.append(f"<text x=\"{left - 6}\" y=\"{y + 4:.1f}\" text-anchor=\"end\">{_e(text)}</text>")
+        drawn = [p for p in line if p.x > 0 and (p.y > 0 or not y_log)]
+        if len(drawn) > 1:
+            path = " ".join(f"{sx(p.x):.1f},{sy(p.y):.1f}" for p in drawn)
+            parts.append(f"<polyline id=\"front\" points=\"{path}\" fill=\"none\" stroke=\"#1d2430\" "
+                         "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>")
         for p in pts:
             cx, cy = sx(p.x), sy(p.y)
             color = COLORS.get(p.group, _FALLBACK_COLOR)
             parts.append(f"<g class=\"point\" data-id=\"{_e(p.label)}\"><circle cx=\"{cx:.1f}\" cy=\"{cy:.1f}\" r=\"6\" "
                          f"fill=\"{color}\" fill-opacity=\"0.85\" stroke=\"#1d2430\" stroke-width=\"0.6\">"
                          f"<title>{_e(p.tooltip or p.label)}</title></circle>"
-                         f"<text x=\"{cx + 9:.1f}\" y=\"{cy + 4:.1f}\">{_e(p.label)}</text></g>")
+                         + (f"<text x=\"{cx + 9:.1f}\" y=\"{cy + 4:.1f}\">{_e(p.label)}</text>" if p.show_label else "")
+                         + "</g>")
     parts.append(f"<line class=\"axis\" x1=\"{left}\" y1=\"{top + ph}\" x2=\"{left + pw}\" y2=\"{top + ph}\"/>")
     parts.append(f"<line class=\"axis\" x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{top + ph}\"/>")
     parts.append(f"<text x=\"{left + pw / 2}\" y=\"{height - 8}\" text-anchor=\"middle\">{_e(x_label)}</text>")
@@ -242,6 +269,63 @@ def comparison_html(comparison: Comparison, *, same_as: SameAs | None = None, ti
                 f"{_comparison_table(comparison)}</section>")
     body.append(_chart_for(comparison))
     return _page(title, "\n".join(body), subtitle=f"registry {database}" if database else "")
+
+
+# -- the recommendation page ---------------------------------------------------------------------------
+
+
+def _pareto_chart(found: Recommendation) -> str:
+    if found.basis is None:
+        return ("<section id=\"pareto-section\"><h2>Accuracy against size</h2><p class=\"note\">No candidate "
+                "publishes a quality figure for this task: nothing to plot.</p></section>")
+    dataset, metric = found.basis
+    picked = {p.record.id: p.rank for p in found.picks}
+    on_front = {r.id for r in found.front}
+    points = []
+    for r, e in found.plotted:
+        rank = picked.get(r.id)
+        label = f"#{rank} {r.name}" if rank else r.name
+        points.append(Point(label, float(r.parameters), e.value, r.platform,
+                            f"{r.id}: {human_count(r.parameters)} parameters, {metric} {e.value:g} on {dataset}"
+                            + (" (Pareto front)" if r.id in on_front else ""),
+                            show_label=rank is not None or r.id in on_front))
+    line = [Point(r.name, float(r.parameters), r.evaluation(dataset, metric).value, r.platform) for r in found.front]
+    svg = scatter_svg(points, x_label="parameters (log scale)", y_label=f"{metric} on {dataset}", y_log=False,
+                      line=line, empty_text="no candidate has both a figure and a parameter count")
+    groups = sorted({r.platform for r, _ in found.plotted})
+    return (f"<section id=\"pareto-section\"><h2>Accuracy against size</h2>{_legend(groups)}{svg}"
+            f"<p class=\"note\">{len(points):,} candidates with both a published {_e(metric)} on {_e(dataset)} and a "
+            f"parameter count; the dashed line joins the Pareto front ({len(found.front)} models no other "
+            "candidate beats on both), labelled with the picks' ranks.</p></section>")
+
+
+def recommendation_html(found: Recommendation, *, database: str | None = None) -> str:
+    """The recommendation as one self-contained HTML page: the ranking with each pick's evidence
+    and plan, and the accuracy-size chart with the Pareto front."""
+    rows = []
+    for p in found.picks:
+        r = p.record
+        evidence = "".join(f"<li>{_e(line)}</li>" for line in p.evidence)
+        plan = ""
+        if p.plan:
+            steps = "".join(f"<li><code>{_e(s)}</code></li>" for s in p.plan["steps"])
+            plan = (f"<div class=\"src\">plan: {_e(p.plan['strategy'])} at learning rate "
+                    f"{p.plan['learning_rate']:g}: {_e(p.plan['why'])}</div><ol>{steps}</ol>")
+        rows.append(f"<tr data-id=\"{_e(r.id)}\"><td class=\"num\">{p.rank}</td><td>{_link(r.source_url, r.id)}</td>"
+                    f"<td class=\"num\">{_e(human_count(r.parameters))}</td>"
+                    f"<td class=\"num\">{_e(f'{p.figure.value:g}' if p.figure else '-')}</td>"
+                    f"<td>{_e(r.license or '-')}</td><td class=\"num\">{p.score:.2f}</td>"
+                    f"<td><ul>{evidence}</ul>{plan}</td></tr>")
+    criteria = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in found.criteria.items())
+    notes = "".join(f"<p class=\"note\">{_e(n)}</p>" for n in found.notes)
+    table = ("<table id=\"picks-table\"><thead><tr><th>#</th><th>ID</th><th>Parameters</th><th>Figure</th>"
+             f"<th>License</th><th>Score</th><th>Evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    body = (f"<section id=\"picks\"><h2>Ranked picks</h2><p class=\"note\">{_e(criteria)}; {found.candidates:,} "
+            "candidates scored by published quality (0.45), accuracy per parameter (0.20), popularity within each hub "
+            "(0.20) and license (0.15), +0.05 on the Pareto front (docs/recommend.md). License verdicts are not "
+            f"legal advice.</p>{notes}<div class=\"scroll\">{table}</div></section>")
+    return _page(f"Recommended for {found.task}", body + _pareto_chart(found),
+                 subtitle=f"registry {database}" if database else "")
 
 
 # -- the platform matrix page ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PtmhubError, UsageError
-from .strategies import STRATEGIES, THRESHOLDS, Choice, choose, suggested_learning_rate
+from .strategies import STRATEGIES, THRESHOLDS, Choice, choose, modality_of, suggested_learning_rate
 
 if TYPE_CHECKING:
     from ..ids import ModelId
@@ -218,8 +218,7 @@ def _modality(task: str | None) -> str:
 
 
 def _record_modality(record: ModelRecord | None) -> str:
-    task = (record.task or "") if record is not None else ""
-    return "text" if task.startswith(("text", "token", "sentence", "fill-mask", "feature-extraction")) else "default"
+    return modality_of(record.task if record is not None else None)
 
 
 def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: str, train_size: int | None,

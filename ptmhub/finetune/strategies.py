@@ -28,7 +28,7 @@ from ..errors import UsageError
 
 __all__ = [
     "STRATEGIES", "THRESHOLDS", "MODALITIES", "LEARNING_RATES", "FAMILIES", "Choice", "choose", "default_unfreeze_last",
-    "suggested_learning_rate", "check_strategy",
+    "suggested_learning_rate", "check_strategy", "modality_of",
 ]
 
 #: The strategies a caller may ask for (``auto`` resolves to one of the other three).
@@ -142,3 +142,10 @@ def suggested_learning_rate(strategy: str, family: str = "other") -> float:
     :data:`LEARNING_RATES`)."""
     table = LEARNING_RATES.get(family, LEARNING_RATES["other"])
     return table[check_strategy(strategy) if strategy != "auto" else "feature_extraction"]
+
+
+def modality_of(task: str | None) -> str:
+    """The :data:`THRESHOLDS` row for a record's task: ``text`` for text tasks (classification,
+    tokens, sentence embeddings, fill-mask), ``default`` for everything else."""
+    task = task or ""
+    return "text" if task.startswith(("text", "token", "sentence", "fill-mask", "feature-extraction")) else "default"
