@@ -120,6 +120,24 @@ def test_resolve_stores_the_cards_figures_and_search_finds_them(hf_hub, store): 
     assert api.search(min_accuracy="imagenet:acc@1=81", store=store) == []
 
 
+def test_sync_hf_asks_for_the_model_index_and_stores_the_figures(hf_hub, store):  # noqa: F811
+    from ptmhub.hubs.huggingface import sync
+
+    base = {"author": "org", "downloads": 10, "likes": 0, "private": False, "gated": False,
+            "lastModified": "2025-01-01T00:00:00.000Z", "tags": [], "pipeline_tag": "image-classification"}
+    hf_hub.listing = [{**base, "_id": "0" * 24, "id": "org/with-results", "sha": "1" * 40,
+                       "model-index": _card_model_index()},
+                      {**base, "_id": "1" * 24, "id": "org/without", "sha": "2" * 40}]
+    assert sync(store, page_size=10).records == 2
+    assert "model-index" in hf_hub.requests_to("/api/models$")[0][2]["expand"]
+    assert store.get("hf:org/with-results").evaluation("imagenet-1k", "accuracy").value == pytest.approx(81.13)
+    assert store.get("hf:org/without").evaluations == ()
+    # a later sync page without the field keeps the figures (a page is not the Hub's whole answer)
+    hf_hub.listing[0].pop("model-index")
+    sync(store, page_size=10)
+    assert [r.id for r in store.search(min_accuracy="imagenet-1k=80")] == ["hf:org/with-results"]
+
+
 def test_a_mirror_serving_the_card_front_matter_gives_the_same_figures(hf_hub):  # noqa: F811
     import yaml
 

@@ -65,7 +65,7 @@ SYNC_SORTS = {"downloads": "downloads", "likes": "likes", "trending": "trendingS
               "modified": "lastModified"}
 #: Fields a sync asks for (``expand``): what a record needs, without the file list.
 SYNC_EXPAND = ("author", "cardData", "createdAt", "downloads", "gated", "lastModified", "library_name", "likes",
-               "pipeline_tag", "private", "safetensors", "sha", "tags", "trendingScore")
+               "model-index", "pipeline_tag", "private", "safetensors", "sha", "tags", "trendingScore")
 MAX_FILES_IN_EXTRA = 2000
 _RETRY_STATUS = (408, 429, 500, 502, 503, 504)
 #: X-Error-Code values the Hub sends and huggingface_hub types (RepoNotFound, GatedRepo, ...).
