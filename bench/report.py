@@ -488,7 +488,23 @@ def write(results: dict[str, Any], out: Path) -> None:
         svg_path = out.with_name(out.stem + "-scaling.svg")
         svg_path.write_text(svg)
         svg_name = svg_path.name
-    out.write_text(Report(results).render(svg_name))
+    text = Report(results).render(svg_name)
+    out.write_text(_keep_sections(text, out.read_text() if out.exists() else ""))
+
+
+def _keep_sections(new: str, old: str) -> str:
+    """Sections measured by their own scripts (``python -m bench.quality``) are kept as they
+    were: the harness does not run them, and a report without them would drop their figures."""
+    from .quality import BEGIN, END
+
+    start = old.find(QUALITY_HEADING)
+    if start < 0 or BEGIN not in old[start:]:
+        return new
+    end = old.index(END, start) + len(END)
+    return new.rstrip("\n") + "\n\n" + old[start:end] + "\n"
+
+
+QUALITY_HEADING = "## Quality queries"
 
 
 # -- the plot ---------------------------------------------------------------------------------------

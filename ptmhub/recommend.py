@@ -26,6 +26,7 @@ for its part and is said in the evidence.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,12 +102,13 @@ def _percentiles(values: dict[str, float], *, higher_is_better: bool = True) -> 
         return {}
     if len(values) == 1:
         return {k: 1.0 for k in values}
-    ordered = sorted(values.values(), reverse=not higher_is_better)
-    out = {}
+    sign = 1 if higher_is_better else -1
+    ordered = sorted(sign * v for v in values.values())
     n = len(ordered)
+    out = {}
     for key, v in values.items():
-        below = sum(1 for o in ordered if (o < v if higher_is_better else o > v))
-        ties = sum(1 for o in ordered if o == v) - 1
+        below = bisect.bisect_left(ordered, sign * v)
+        ties = bisect.bisect_right(ordered, sign * v) - below - 1
         out[key] = (below + ties / 2) / (n - 1)
     return out
 

@@ -87,3 +87,19 @@ def test_the_limits_benchmark_measures_what_it_claims(tmp_path, case, outcome):
     from bench.limits import CASES, table
 
     assert case in CASES and case in table({case: row})
+
+
+def test_the_quality_benchmark_runs_and_keeps_its_section(tmp_path):
+    """bench.quality on a small registry prints its table; a harness report keeps its section."""
+    proc = subprocess.run([sys.executable, "-m", "bench.quality", "3000", "--repeat", "1", "--no-write"],
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| `search --task image-classification --sort accuracy` |" in proc.stdout
+    assert "with an imagenet-1k accuracy" in proc.stdout
+    from bench.quality import BEGIN, END
+    from bench.report import QUALITY_HEADING, _keep_sections
+
+    old = f"# old\n\n{QUALITY_HEADING} (x)\n\nwords\n\n{BEGIN}\n| table |\n{END}\n"
+    kept = _keep_sections("# new report\n", old)
+    assert kept.startswith("# new report") and "| table |" in kept and kept.count(BEGIN) == 1
+    assert _keep_sections("# new\n", "# old without it\n") == "# new\n"
