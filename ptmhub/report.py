@@ -268,7 +268,38 @@ def comparison_html(comparison: Comparison, *, same_as: SameAs | None = None, ti
                 "verdicts follow ptmhub's license categories (docs/licenses.md); not legal advice.</p>"
                 f"{_comparison_table(comparison)}</section>")
     body.append(_chart_for(comparison))
+    body.append(_quality_chart_for(comparison))
     return _page(title, "\n".join(body), subtitle=f"registry {database}" if database else "")
+
+
+def _quality_chart_for(comparison: Comparison) -> str:
+    """Published figure against parameters for the compared models that have both, with the
+    Pareto front (empty when fewer than two share a figure)."""
+    from .quality import higher_is_better
+    from .recommend import pareto_front
+
+    counts: dict[tuple[str, str], int] = {}
+    for r in comparison.records:
+        if r.parameters:
+            for key in {(e.dataset, e.metric) for e in r.evaluations}:
+                counts[key] = counts.get(key, 0) + 1
+    if not counts or max(counts.values()) < 2:
+        return ""
+    dataset, metric = max(sorted(counts), key=lambda k: (counts[k], k[1] == "accuracy"))
+    both = [(r, r.evaluation(dataset, metric)) for r in comparison.records if r.parameters]
+    both = [(r, e) for r, e in both if e is not None]
+    front = set(pareto_front([(r.id, float(r.parameters), e.value) for r, e in both],
+                             higher_is_better=higher_is_better(metric)))
+    points = [Point(r.id, float(r.parameters), e.value, r.platform,
+                    f"{r.id}: {human_count(r.parameters)} parameters, {metric} {e.value:g} on {dataset}"
+                    + (" (Pareto front)" if r.id in front else "")) for r, e in both]
+    line = sorted((p for p in points if p.label in front), key=lambda p: p.x)
+    svg = scatter_svg(points, x_label="parameters (log scale)", y_label=f"{metric} on {dataset}", y_log=False,
+                      line=line)
+    return (f"<section id=\"quality-section\"><h2>{_e(metric)} on {_e(dataset)} against size</h2>{svg}"
+            f"<p class=\"note\">{len(points)} of the compared models publish {_e(metric)} on {_e(dataset)}; the "
+            f"dashed line joins the Pareto front ({len(line)}: no other compared model is both smaller and "
+            "better).</p></section>")
 
 
 # -- the recommendation page ---------------------------------------------------------------------------

@@ -303,3 +303,18 @@ def test_cli_search_show_and_compare_show_the_figures(tmp_path):
         out = _cli(db, "search", *bad)
         assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr, bad
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_compare_page_plots_the_shared_figure_with_its_pareto_front():
+    from ptmhub.comparison import compare_records
+    from ptmhub.report import comparison_html
+
+    recs = [_rec("small", ("imagenet-1k", "accuracy", 70.0), parameters=5_000_000),
+            _rec("mid", ("imagenet-1k", "accuracy", 80.0), parameters=25_000_000),
+            _rec("worse", ("imagenet-1k", "accuracy", 75.0), parameters=60_000_000),
+            _rec("nofig", parameters=1_000)]
+    page = comparison_html(compare_records(recs))
+    assert 'id="quality-section"' in page and "accuracy on imagenet-1k against size" in page
+    assert page.count("(Pareto front)") == 2 and 'id="front"' in page  # small and mid; worse is dominated
+    assert "3 of the compared models publish" in page
+    assert 'id="quality-section"' not in comparison_html(compare_records(recs[2:]))  # one figure: no chart
