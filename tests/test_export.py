@@ -282,6 +282,18 @@ def test_refusals_before_anything_loads(tmp_path):
     assert leftovers(tmp_path) == ["taken.onnx"]
 
 
+def test_a_missing_onnxruntime_names_the_extra(tmp_path, monkeypatch):
+    from ptmhub.errors import MissingDependencyError
+
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "config.json").write_text('{"model_type": "bert"}')
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"'onnxruntime' package.*pip install 'ptmhub\[onnx\]'"):
+        api.export_onnx(bert, tmp_path / "x.onnx")
+    assert leftovers(tmp_path) == []
+
+
 def test_a_tensorflow_hub_model_is_refused_from_its_record(sqlite_store, tmp_path):
     from ptmhub.records import ModelRecord
 
