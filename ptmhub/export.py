@@ -49,7 +49,7 @@ from .errors import ExportError, MissingDependencyError, ParityError, PtmhubErro
 if TYPE_CHECKING:
     from .registry.store import Store
 
-__all__ = ["export_onnx", "ExportReport", "TensorSpec", "ParityCheck", "DEFAULT_ATOL", "is_path"]
+__all__ = ["DEFAULT_ATOL", "ExportReport", "ParityCheck", "TensorSpec", "export_onnx", "is_path"]
 
 #: the largest absolute difference accepted between torch's and onnxruntime's outputs (float32
 #: kernels differ in summation order; all-MiniLM-L6-v2 differs by ~1e-7, docs/export.md)
@@ -388,9 +388,25 @@ def _text(model: Any, tokenizer: Any, *, kind: str, label: str, accepted: set[st
                          "checked")
     if hasattr(getattr(model, "config", None), "use_cache"):
         model.config.use_cache = False  # no past_key_values among the outputs
+    wrapper = _wrapper(model.eval(), names, kind)
+    export_inputs = tuple(export[n] for n in names)
+    _try(wrapper, export_inputs, label=label, what=f"its tokenizer's {', '.join(names)}",
+         hint="ptmhub exports encoder-only text models; an encoder-decoder needs decoder inputs it does not build")
     dynamic = [{0: "batch", 1: "sequence"} for _ in names]
-    return _Prepared(_wrapper(model.eval(), names, kind), kind, type(model).__name__, names,
-                     tuple(export[n] for n in names), tuple(check[n] for n in names), dynamic)
+    return _Prepared(wrapper, kind, type(model).__name__, names, export_inputs, tuple(check[n] for n in names),
+                     dynamic)
+
+
+def _try(wrapper: Any, inputs: tuple[Any, ...], *, label: str, what: str, hint: str) -> None:
+    """One forward pass on the example input, so a wrong guess of the input is one line, not the
+    framework's traceback."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            wrapper(*inputs)
+    except Exception as exc:  # noqa: BLE001 - any framework error means the guess of an input was wrong
+        raise UsageError(f"{label} does not run on {what} ({_first_line(exc)})", hint=hint) from None
 
 
 def _tokenize(tokenizer: Any, texts: tuple[str, ...], accepted: set[str]) -> dict[str, Any]:
@@ -409,12 +425,8 @@ def _image(model: Any, preprocess: Any, *, kind: str, label: str, input_name: st
     export = torch.randn(EXPORT_BATCH, *size, generator=generator)
     check = torch.randn(CHECK_BATCH, *size, generator=generator)
     wrapper = _wrapper(model.eval(), [input_name], kind)
-    try:
-        with torch.no_grad():
-            wrapper(export)
-    except Exception as exc:  # noqa: BLE001 - any framework error means the guess of an input was wrong
-        raise UsageError(f"{label} does not take an image tensor of shape {tuple(export.shape)} "
-                         f"({_first_line(exc)})", hint="ptmhub exports text and image models") from None
+    _try(wrapper, (export,), label=label, what=f"an image tensor of shape {tuple(export.shape)}",
+         hint="ptmhub exports text and image models")
     return _Prepared(wrapper, kind, type(model).__name__, [input_name], (export,), (check,), [{0: "batch"}])
 
 

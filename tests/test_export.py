@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "ptmhub", *args], capture_output=True, text=True, timeout=600,
-                          env=env, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "ptmhub", *args], check=False, capture_output=True, text=True,
+                          timeout=600, env=env, cwd=cwd)
 
 
 def one_line_error(run: subprocess.CompletedProcess) -> str:
@@ -280,6 +280,21 @@ def test_refusals_before_anything_loads(tmp_path):
     with pytest.raises(NotCachedError, match="ptmhub pull"):
         api.export_onnx("hf:nobody/nothing", tmp_path / "x.onnx")
     assert leftovers(tmp_path) == ["taken.onnx"]
+
+
+def test_a_model_that_does_not_run_on_the_example_input_is_one_line(minilm_dir, tmp_path):
+    import transformers
+
+    from ptmhub.hubs.base import Loaded
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(minilm_dir), local_files_only=True)
+    t5 = transformers.T5Model(transformers.T5Config(vocab_size=tokenizer.vocab_size, d_model=16, d_kv=4, d_ff=32,
+                                                    num_layers=1, num_heads=2))
+    with pytest.raises(UsageError, match="does not run on its tokenizer's input_ids.*encoder-decoder"):
+        api.export_onnx(Loaded(model=t5, preprocess=tokenizer), tmp_path / "t5.onnx")
+    with pytest.raises(UsageError, match=r"does not run on an image tensor of shape \(2, 3, 224, 224\)"):
+        api.export_onnx(torch.nn.Linear(5, 2), tmp_path / "linear.onnx")
+    assert leftovers(tmp_path) == []
 
 
 def test_a_missing_onnxruntime_names_the_extra(tmp_path, monkeypatch):
