@@ -73,6 +73,7 @@ def minilm_dir() -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_minilm_sentence_transformers_pipeline(minilm_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 
@@ -102,6 +103,7 @@ def test_minilm_sentence_transformers_pipeline(minilm_dir, tmp_path):
     assert float(np.abs(got - want).max()) < 1e-5
 
 
+@pytest.mark.slow
 def test_minilm_bert_folder_from_save_pretrained_via_the_cli(minilm_dir, tmp_path):
     import transformers
 
@@ -141,6 +143,7 @@ def test_minilm_bert_folder_from_save_pretrained_via_the_cli(minilm_dir, tmp_pat
 
 
 # -- image models --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_timm_model_from_the_hf_cache(tmp_path):
     timm = pytest.importorskip("timm")
     from timm.models import save_for_hf
@@ -163,6 +166,7 @@ def test_timm_model_from_the_hf_cache(tmp_path):
     assert float(np.abs(got - want).max()) < 1e-4  # the cached weights, not a fresh initialisation
 
 
+@pytest.mark.slow
 def test_torchvision_model_from_torch_home(tmp_path):
     torchvision = pytest.importorskip("torchvision")
     from urllib.parse import urlsplit
@@ -195,6 +199,7 @@ def tiny_vit_dir(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_transformers_image_model_and_a_parity_failure_via_the_cli(tiny_vit_dir, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
