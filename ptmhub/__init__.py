@@ -14,6 +14,7 @@ Public API (imported lazily, so ``import ptmhub`` and ``ptmhub --help`` stay che
     pull(model_id)           download into the hub's own cache and record it
     load(model_id)           load from the native cache (works offline) -> Loaded(model, preprocess)
     load_for_finetune(...)   a pretrained model with a new head, frozen by a strategy
+    export_onnx(source)      a torch / transformers model (ID or folder) to ONNX, checked in onnxruntime
     add(path)                register a local model folder as local:NAME (or copy it into the HF cache)
     parse_id(raw)            parse any ID or URL form into a ModelId (the only parser)
     open_store(url)          a registry (SQLite path/URL or PostgreSQL URL) to pass as store=
@@ -34,7 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "resolve", "show", "search", "compare", "same_as", "lineage", "platform_matrix", "sync", "pull", "load",
-    "load_for_finetune", "add", "recommend",
+    "load_for_finetune", "export_onnx", "add", "recommend",
     "ModelRecord", "ModelId", "parse_id", "PtmhubError", "open_store", "__version__",
 ]
 
@@ -50,6 +51,7 @@ _LAZY = {
     "pull": "ptmhub.api",
     "load": "ptmhub.api",
     "load_for_finetune": "ptmhub.api",
+    "export_onnx": "ptmhub.api",
     "add": "ptmhub.api",
     "recommend": "ptmhub.api",
     "open_store": "ptmhub.registry",
@@ -59,8 +61,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .api import (add, compare, lineage, load, load_for_finetune, platform_matrix, pull, recommend, resolve,
-                      same_as, search, show, sync)
+    from .api import (add, compare, export_onnx, lineage, load, load_for_finetune, platform_matrix, pull, recommend,
+                      resolve, same_as, search, show, sync)
     from .errors import PtmhubError
     from .ids import ModelId
     from .records import ModelRecord

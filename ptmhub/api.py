@@ -16,6 +16,7 @@ from .ids import ModelId, parse
 
 if TYPE_CHECKING:
     from .comparison import Comparison, SameAs
+    from .export import ExportReport
     from .lineage import Lineage
     from .platforms import PlatformMatrix
     from .recommend import Recommendation
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from .registry.store import Store
 
 __all__ = ["resolve", "show", "search", "compare", "same_as", "lineage", "platform_matrix", "sync", "pull", "load",
-           "load_for_finetune", "add", "recommend", "get_store"]
+           "load_for_finetune", "export_onnx", "add", "recommend", "get_store"]
 
 _default_store: Store | None = None
 
@@ -240,6 +241,24 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
                               unfreeze_last=unfreeze_last, offline=offline, store=get_store(store),
                               trust=trust, **framework_kwargs)
 
+
+def export_onnx(source: Any, output: str | os.PathLike[str] | None = None, *, opset: int | None = None,
+                atol: float | None = None, force: bool = False, offline: bool | None = None,
+                store: Store | str | os.PathLike[str] | None = None, trust: bool = False) -> ExportReport:
+    """Export a cached hub model or a model folder (torch, transformers, sentence-transformers,
+    timm) to one ONNX file, checked in onnxruntime against torch on two input shapes; see
+    :func:`ptmhub.export.export_onnx` and docs/export.md. The registry is opened for hub IDs only.
+
+    Raises:
+        UsageError, ExportError, ParityError, NotCachedError, MissingDependencyError: see
+            :func:`ptmhub.export.export_onnx`.
+    """
+    from . import export
+
+    _offline(offline)
+    registry = None if export.is_path(source) or not isinstance(source, (str, ModelId)) else get_store(store)
+    return export.export_onnx(source, output, store=registry, opset=opset,
+                              atol=export.DEFAULT_ATOL if atol is None else atol, force=force, trust=trust)
 
 
 def trust(repo: str, *, store: Store | str | os.PathLike[str] | None = None) -> str:

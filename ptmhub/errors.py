@@ -157,6 +157,18 @@ class MissingDependencyError(PtmhubError, ImportError):
         self.package = package
 
 
+class ExportError(PtmhubError, RuntimeError):
+    """A model the exporter could not turn into a file (``ptmhub export onnx``): an operator or
+    control flow it cannot translate, a model too large for one file."""
+
+    exit_code = 10
+
+
+class ParityError(ExportError):
+    """An exported model whose outputs, run in onnxruntime, differ from the framework's by more
+    than the tolerance. Nothing is written."""
+
+
 class RepoDependencyError(PtmhubError, ImportError):
     """A torch.hub repository whose ``dependencies`` (or imports) are not installed."""
 

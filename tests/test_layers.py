@@ -27,8 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("hubs", ("ptmhub.hubs",)),
     ("catalogs", ("ptmhub.catalogs",)),
     ("services", ("ptmhub.models", "ptmhub.lineage", "ptmhub.cache", "ptmhub.comparison", "ptmhub.platforms", "ptmhub.report",
-                  "ptmhub.recommend",
-                  "ptmhub.finetune")),
+                  "ptmhub.recommend", "ptmhub.finetune", "ptmhub.export")),
     ("api", ("ptmhub.api",)),
     ("cli", ("ptmhub.cli",)),
 ]

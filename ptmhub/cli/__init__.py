@@ -45,7 +45,7 @@ def cli() -> None:
 
 
 # One module per command group; each exposes COMMANDS. A new group is one name here.
-COMMAND_MODULES = ("models", "sync", "hubcmds", "db", "compare", "finetune", "cache", "recommend")
+COMMAND_MODULES = ("models", "sync", "hubcmds", "db", "compare", "finetune", "cache", "recommend", "export")
 
 
 def _register() -> None:

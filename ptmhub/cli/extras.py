@@ -35,6 +35,10 @@ MODULE_EXTRAS: dict[str, tuple[str, str]] = {
     "psycopg": ("postgres", "psycopg"),
     "psycopg_binary": ("postgres", "psycopg"),
     "sentence_transformers": ("st", "sentence_transformers"),
+    "onnx": ("onnx", "onnx"),
+    "onnxruntime": ("onnx", "onnxruntime"),
+    "onnxscript": ("onnx", "onnxscript"),
+    "onnx_ir": ("onnx", "onnxscript"),
 }
 
 
