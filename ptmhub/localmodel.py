@@ -175,6 +175,8 @@ def _card_facts(folder: Path) -> dict[str, Any]:
                  languages=as_list(card.get("language")))
     if card.get("base_model"):
         facts["base_model"] = list(as_list(card["base_model"]))
+        if isinstance(card.get("base_model_relation"), str) and card["base_model_relation"]:
+            facts["base_model_relation"] = card["base_model_relation"]
     return facts
 
 
@@ -191,8 +193,9 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
     names = sorted(names) if names is not None else [n for n, _s, _t in walk_files(folder)]
     facts = _card_facts(folder)
     extra: dict[str, Any] = {}
-    if "base_model" in facts:
-        extra["base_model"] = facts.pop("base_model")
+    for key in ("base_model", "base_model_relation"):
+        if key in facts:
+            extra[key] = facts.pop(key)
     from .folders import detect
 
     found = detect(folder, names)
