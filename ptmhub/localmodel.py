@@ -204,7 +204,8 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
     if not facts.get("library") and found.library:
         facts["library"] = found.library
     library = facts.get("library")
-    if library in ("transformers", "sentence-transformers", "diffusers", "timm", "peft", "open_clip"):
+    if library in ("transformers", "sentence-transformers", "diffusers", "timm", "peft", "open_clip", "torchvision",
+                   "pytorch", "torch"):
         facts["framework"] = "pytorch"
     elif library in ("tensorflow", "tf-keras", "keras", "tensorflow-hub") or saved_model:
         facts["framework"] = "tensorflow"
@@ -214,7 +215,8 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
         extra["architectures"] = [str(a) for a in config["architectures"]]
     if config.get("auto_map"):
         extra["custom_code"] = True
-    if facts.get("library") in ("transformers", "sentence-transformers", "timm") and facts.get("framework") == "pytorch":
+    if (facts.get("library") in ("transformers", "sentence-transformers", "timm", "torchvision")
+            and facts.get("framework") == "pytorch"):
         facts["fine_tunable"] = True
 
     selection = st.select_weight_files(names)
