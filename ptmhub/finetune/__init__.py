@@ -254,10 +254,12 @@ def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: s
         built = ta.adapt_folder(folder, task=task, labels=labels, record_task=record.task if record else None,
                                 **common, **kwargs)
         return _bundle(built, framework="pytorch", **bundle_args)
-    if kind == "timm":
+    if kind in ("timm", "torchvision"):
+        from ..loaders import torchvision_model
         from . import torch_adapter
 
-        model = _timm_from_folder(folder, **kwargs)
+        model = _timm_from_folder(folder, **kwargs) if kind == "timm" else torchvision_model(folder, label=str(folder),
+                                                                                             **kwargs)
         built = torch_adapter.adapt_module(model, **common)
         return _bundle(built, framework="pytorch", **bundle_args)
     from . import tf_adapter
