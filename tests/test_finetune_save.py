@@ -140,7 +140,7 @@ def test_sentence_transformers_head_round_trip_and_cli(minilm_dir, sqlite_store,
 
     # the command line: ptmhub add, then ptmhub lineage names the base
     env = {**os.environ, "PTMHUB_DATABASE_URL": sqlite_store.url}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "ptmhub", "--offline", *args],  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, "-m", "ptmhub", "--offline", *args],
                                        capture_output=True, text=True, env=env, timeout=120)
     added = run("add", str(folder), "--json")
     assert added.returncode == 0, added.stderr

@@ -140,7 +140,7 @@ def _base_of(bundle: FinetuneBundle) -> str | None:
 def _card_id(model_id: str) -> str:
     """``hf:OWNER/NAME`` is written as ``OWNER/NAME`` (what Hugging Face cards hold); other hubs'
     IDs keep their prefix (``torchhub:pytorch/vision/resnet18``)."""
-    return model_id[3:] if model_id.startswith("hf:") else model_id
+    return model_id.removeprefix("hf:")
 
 
 # -- the model card --------------------------------------------------------------------------------
@@ -172,17 +172,17 @@ def model_card(bundle: FinetuneBundle, written: dict[str, Any], *, base_model: s
     lines = [
         "---", front.rstrip("\n"), "---", "",
         "# Fine-tuned model", "",
-        f"A {bundle.num_labels}-label {written.get('pipeline_tag') or 'classification'} model fine-tuned from "
-        f"{origin}, prepared by ptmhub's `load_for_finetune` (strategy `{bundle.strategy}`: "
-        f"{bundle.trainable_parameters:,} of {bundle.total_parameters:,} parameters trainable; new head "
-        f"`{bundle.head}`).", "",
+        (f"A {bundle.num_labels}-label {written.get('pipeline_tag') or 'classification'} model fine-tuned from "
+         f"{origin}, prepared by ptmhub's `load_for_finetune` (strategy `{bundle.strategy}`: "
+         f"{bundle.trainable_parameters:,} of {bundle.total_parameters:,} parameters trainable; new head "
+         f"`{bundle.head}`)."), "",
         "## Load", "", "```python", 'path = "path/to/this/folder"', written["load"], "```", "",
     ]
     if written.get("output"):
         lines += [written["output"], ""]
     if base_model:
-        lines += [f"Register it with `ptmhub add PATH`; `ptmhub lineage local:NAME` then names `{base_model}` as "
-                  "its base.", ""]
+        lines += [(f"Register it with `ptmhub add PATH`; `ptmhub lineage local:NAME` then names `{base_model}` as "
+                   "its base."), ""]
     lines += ["## Labels", "", *[f"- {i}: {name}" for i, name in enumerate(labels)], "",
               "## How the model was prepared", "", *[f"- {note}" for note in bundle.notes], ""]
     return "\n".join(lines)
