@@ -234,7 +234,9 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
                       store: Store | str | os.PathLike[str] | None = None, trust: bool = False, **framework_kwargs: Any) -> FinetuneBundle:
     """A pretrained model with a new ``num_labels``-way head, frozen by ``strategy``
     (``feature_extraction``, ``partial``, ``full`` or ``auto`` by ``train_size``); see
-    :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md."""
+    :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md. After training,
+    ``bundle.save(path)`` writes a folder the framework's own loader reads, whose model card names
+    the base model, so that :func:`add` registers it with its lineage (docs/finetune.md#saving)."""
     from .finetune import load_for_finetune as _load_for_finetune
 
     return _load_for_finetune(model_id, num_labels=num_labels, task=task, strategy=strategy, train_size=train_size,

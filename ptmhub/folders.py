@@ -12,6 +12,8 @@ library                     the files that say so
 ``transformers``            ``config.json`` with a ``model_type``
 ``timm``                    ``config.json`` with an ``architecture`` and ``pretrained_cfg`` or
                             ``num_classes`` (what ``timm``'s ``save_for_hf`` writes)
+``torchvision`` / ``torch`` ``ptmhub_torch.json`` (a state dict saved by ``FinetuneBundle.save``;
+                            ``torchvision`` when it names the torchvision builder)
 ==========================  ==================================================================
 """
 
@@ -23,13 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FolderModel", "detect", "LOADABLE", "EXPECTED"]
+__all__ = ["FolderModel", "detect", "read_manifest", "LOADABLE", "EXPECTED", "TORCH_MANIFEST"]
 
 #: Libraries :func:`ptmhub.loaders.load_folder` can load a folder of.
-LOADABLE = ("sentence-transformers", "transformers", "timm", "tensorflow")
+LOADABLE = ("sentence-transformers", "transformers", "timm", "tensorflow", "torchvision")
 #: What a loadable folder holds, for error hints.
-EXPECTED = ("expected a transformers or timm folder (config.json), a sentence-transformers folder (modules.json) "
-            "or a TensorFlow SavedModel (saved_model.pb)")
+EXPECTED = ("expected a transformers or timm folder (config.json), a sentence-transformers folder (modules.json), "
+            "a TensorFlow SavedModel (saved_model.pb) or a torchvision model saved by ptmhub (ptmhub_torch.json)")
+#: How a PyTorch module saved by ``FinetuneBundle.save`` is rebuilt (torchvision builder, weights).
+TORCH_MANIFEST = "ptmhub_torch.json"
 _MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
 
@@ -50,9 +54,9 @@ class FolderModel:
         return bool(self.config.get("auto_map"))
 
 
-def read_config(folder: Path) -> dict[str, Any]:
-    """``config.json`` as a dict; {} when absent, too large, not JSON or not an object."""
-    path = folder / "config.json"
+def read_config(folder: Path, name: str = "config.json") -> dict[str, Any]:
+    """``config.json`` (or ``name``) as a dict; {} when absent, too large, not JSON or not an object."""
+    path = folder / name
     try:
         if path.stat().st_size > _MAX_CONFIG_BYTES:
             return {}
@@ -60,6 +64,17 @@ def read_config(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError, RecursionError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """:data:`TORCH_MANIFEST` as a dict ({} when absent or unreadable)."""
+    return read_config(folder, TORCH_MANIFEST)
+
+
+def _torch_library(folder: Path) -> str:
+    manifest = read_manifest(folder)
+    builder = manifest.get("builder")
+    return "torchvision" if manifest.get("library") == "torchvision" and isinstance(builder, str) and builder else "torch"
 
 
 def detect(folder: str | Path, names: Iterable[str] | None = None, *, prefer: str | None = None) -> FolderModel:
@@ -90,6 +105,8 @@ def detect(folder: str | Path, names: Iterable[str] | None = None, *, prefer: st
         return FolderModel("transformers", config)
     if isinstance(config.get("architecture"), str) and ("pretrained_cfg" in config or "num_classes" in config):
         return FolderModel("timm", config)
+    if TORCH_MANIFEST in present:
+        return FolderModel(_torch_library(folder), config)
     return FolderModel(None, config)
 
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from . import folders
 from .errors import MissingDependencyError, NotCachedError, UntrustedRepoError, UsageError
 
-__all__ = ["FolderLoad", "load_folder", "timm_model", "transformers_class"]
+__all__ = ["FolderLoad", "load_folder", "timm_model", "torchvision_model", "transformers_class"]
 
 
 class FolderLoad(NamedTuple):
@@ -31,7 +31,9 @@ def load_folder(folder: str | Path, *, label: str, model: folders.FolderModel | 
       so a head is loaded, not dropped), else ``AutoModel``; its tokenizer or processor;
     * timm: ``timm.create_model`` on the folder's weights (``num_classes=`` etc. pass through);
       preprocess: the model's own eval transform;
-    * a TensorFlow SavedModel: ``hub.KerasLayer`` (``trainable=``).
+    * a TensorFlow SavedModel: ``hub.KerasLayer`` (``trainable=``);
+    * a torchvision model saved by ``FinetuneBundle.save`` (``ptmhub_torch.json``): the builder
+      it names, with its weights (preprocess: none; use the base weights' transforms).
 
     Raises:
         UsageError: no library ptmhub can load; an unknown ``auto_class``.
@@ -55,6 +57,8 @@ def load_folder(folder: str | Path, *, label: str, model: folders.FolderModel | 
     if found.library == "timm":
         net = timm_model(folder, found.config, label=label, **kwargs)
         return FolderLoad(net, _timm_transform(net), "pytorch")
+    if found.library == "torchvision":
+        return FolderLoad(torchvision_model(folder, label=label, **kwargs), None, "pytorch")
     if found.library == "tensorflow":
         from .savedmodel import import_tensorflow
 
@@ -64,7 +68,10 @@ def load_folder(folder: str | Path, *, label: str, model: folders.FolderModel | 
         layer = hub.KerasLayer(str(folder), trainable=bool(kwargs.pop("trainable", False)), **kwargs)
         return FolderLoad(layer, None, "tensorflow")
     what = f"a {found.library} model, which ptmhub does not load" if found.library else "no model ptmhub can load"
-    raise UsageError(f"{label}: {folder} holds {what}", hint=folders.EXPECTED)
+    hint = folders.EXPECTED
+    if found.library == "torch":  # a state dict of a module only its own code can rebuild
+        hint = "build the module with its own code and load model.safetensors into it (see the folder's README.md)"
+    raise UsageError(f"{label}: {folder} holds {what}", hint=hint)
 
 
 def transformers_class(transformers: Any, config: dict[str, Any], *, auto_class: str | None = None,
@@ -145,6 +152,41 @@ def timm_model(folder: Path, config: dict[str, Any], *, label: str, **kwargs: An
     if "num_classes" in config:
         model_args.setdefault("num_classes", config["num_classes"])
     return timm.create_model(config["architecture"], pretrained=True, pretrained_cfg=pretrained_cfg, **model_args)
+
+
+def torchvision_model(folder: Path, *, label: str, **kwargs: Any) -> Any:
+    """The torchvision model a ``ptmhub_torch.json`` names (``get_model(builder, weights=None,
+    **kwargs)``) with the folder's weights (``safetensors.torch.load_model``, strict), in eval mode.
+
+    Raises:
+        NotCachedError: the weights file is missing.
+        UsageError: the manifest names no torchvision builder, or the weights do not fit it.
+        MissingDependencyError: torchvision is not installed.
+    """
+    manifest = folders.read_manifest(folder)
+    builder, args = manifest.get("builder"), manifest.get("kwargs") or {}
+    if not isinstance(builder, str) or not builder or not isinstance(args, dict):
+        raise UsageError(f"{label}: {folder / folders.TORCH_MANIFEST} names no torchvision builder",
+                         hint="rebuild the module with its own code and load model.safetensors into it")
+    try:
+        import torchvision
+        from safetensors.torch import load_model
+    except ImportError:
+        raise MissingDependencyError("torchvision", "torch", purpose="loading a torchvision model") from None
+    weights = folder / str(manifest.get("weights") or "model.safetensors")
+    if weights.parent != folder or not weights.is_file():
+        raise NotCachedError(f"{label}: {folder} has no {weights.name}", hint=f"save or add {label} again",
+                             model_id=label)
+    try:
+        net = torchvision.models.get_model(builder, weights=None, **{**args, **kwargs})
+    except ValueError as exc:
+        raise UsageError(f"{label}: torchvision cannot build {builder!r} ({str(exc).splitlines()[0][:160]})") from None
+    try:
+        load_model(net, str(weights))
+    except RuntimeError as exc:
+        raise UsageError(f"{label}: {weights.name} does not fit torchvision's {builder} "
+                         f"({str(exc).splitlines()[0][:160]})") from None
+    return net.eval()
 
 
 def _timm_transform(net: Any) -> Any:

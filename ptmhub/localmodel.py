@@ -175,6 +175,8 @@ def _card_facts(folder: Path) -> dict[str, Any]:
                  languages=as_list(card.get("language")))
     if card.get("base_model"):
         facts["base_model"] = list(as_list(card["base_model"]))
+        if isinstance(card.get("base_model_relation"), str) and card["base_model_relation"]:
+            facts["base_model_relation"] = card["base_model_relation"]
     if card.get("model-index"):
         from .quality import from_model_index
 
@@ -197,8 +199,9 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
     names = sorted(names) if names is not None else [n for n, _s, _t in walk_files(folder)]
     facts = _card_facts(folder)
     extra: dict[str, Any] = {}
-    if "base_model" in facts:
-        extra["base_model"] = facts.pop("base_model")
+    for key in ("base_model", "base_model_relation"):
+        if key in facts:
+            extra[key] = facts.pop(key)
     from .folders import detect
 
     found = detect(folder, names)
@@ -207,7 +210,8 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
     if not facts.get("library") and found.library:
         facts["library"] = found.library
     library = facts.get("library")
-    if library in ("transformers", "sentence-transformers", "diffusers", "timm", "peft", "open_clip"):
+    if library in ("transformers", "sentence-transformers", "diffusers", "timm", "peft", "open_clip", "torchvision",
+                   "pytorch", "torch"):
         facts["framework"] = "pytorch"
     elif library in ("tensorflow", "tf-keras", "keras", "tensorflow-hub") or saved_model:
         facts["framework"] = "tensorflow"
@@ -217,7 +221,8 @@ def folder_facts(folder: str | os.PathLike[str], names: Iterable[str] | None = N
         extra["architectures"] = [str(a) for a in config["architectures"]]
     if config.get("auto_map"):
         extra["custom_code"] = True
-    if facts.get("library") in ("transformers", "sentence-transformers", "timm") and facts.get("framework") == "pytorch":
+    if (facts.get("library") in ("transformers", "sentence-transformers", "timm", "torchvision")
+            and facts.get("framework") == "pytorch"):
         facts["fine_tunable"] = True
 
     selection = st.select_weight_files(names)

@@ -230,6 +230,7 @@ def summarize(description: str) -> str | None:
 COMMON_EXTRA_KEYS: dict[str, str] = {
     "architectures": "the model classes config.json names (architectures)",
     "base_model": "the model it was fine-tuned from (model card base_model)",
+    "base_model_relation": "how it derives from base_model (model card base_model_relation: finetune, adapter, ...)",
     "custom_code": "true when config.json asks for the repository's own code (auto_map)",
     "parameters_by_dtype": "the parameter count per safetensors dtype",
     "counted_files": "the weight files the parameter count was read from",

@@ -65,6 +65,7 @@ class FinetuneBundle:
     unfrozen_blocks: int | None = None
     model_id: str | None = None
     record: ModelRecord | None = None
+    labels: list[str] | None = None   # label names in id order, when the caller gave them
 
     @property
     def frozen_parameters(self) -> int:
@@ -82,10 +83,34 @@ class FinetuneBundle:
             "notes": list(self.notes),
         }
 
+    def save(self, path: str | Path, *, overwrite: bool = False, base_model: str | None = None,
+             license: str | None = None) -> Path:
+        """Write the model to ``path`` as a folder its framework's own loader reads, with a model
+        card (README.md) whose ``base_model`` makes ``ptmhub add PATH`` record the lineage.
+
+        The layout per adapter is in :mod:`ptmhub.finetune.save` and docs/finetune.md#saving. The
+        folder is written under a temporary name beside ``path`` and renamed when complete.
+
+        Args:
+            path: the folder to create (its parents are created too).
+            overwrite: replace an existing non-empty folder (otherwise refused).
+            base_model: the ID the card names as the base (default: the hub ID this bundle was
+                loaded from; none for a local folder or an object).
+            license: the card's license (default: the base record's, when the registry knows it).
+
+        Raises:
+            UsageError: ``path`` is a file, a non-empty folder without ``overwrite``, or cannot be
+                created; or the model cannot be saved in its framework's format.
+        """
+        from .save import save
+
+        return save(self, path, overwrite=overwrite, base_model=base_model, license=license)
+
 
 # -- what a source is --------------------------------------------------------------------------
 def folder_kind(folder: str | Path) -> str:
-    """``sentence-transformers``, ``transformers``, ``timm`` or ``tensorflow`` for a model folder.
+    """``sentence-transformers``, ``transformers``, ``timm``, ``torchvision`` or ``tensorflow`` for a
+    model folder.
 
     Raises:
         UsageError: none of those.
@@ -162,6 +187,9 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
         raise UsageError(f"num_labels must be a positive integer, not {num_labels!r}")
     if unfreeze_last is not None and (isinstance(unfreeze_last, bool) or unfreeze_last < 0):
         raise UsageError(f"unfreeze_last must be zero or more, not {unfreeze_last!r}")
+    if labels is not None and len(labels) != num_labels:
+        raise UsageError(f"{len(labels)} labels given for num_labels={num_labels}",
+                         hint="give one name per label, in label-id order")
     choose(strategy, train_size=train_size)  # bad arguments fail before anything loads
     if offline:
         from ..offline import apply
@@ -170,19 +198,23 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
     common = {"num_labels": num_labels, "task": task, "strategy": strategy, "train_size": train_size,
               "unfreeze_last": unfreeze_last, "labels": labels}
     from ..hubs.base import Loaded
-
-    if isinstance(model_id, Loaded):
-        return _from_object(model_id.model, preprocess=model_id.preprocess, record=model_id.record,
-                            label=None, kwargs=framework_kwargs, **common)
-    if isinstance(model_id, Path) or (isinstance(model_id, str) and _looks_like_path(model_id)):
-        folder = Path(model_id).expanduser()
-        return _from_folder(folder, record=None, label=str(folder), kwargs=framework_kwargs, **common)
     from ..ids import ModelId, parse
 
-    if isinstance(model_id, (str, ModelId)):
-        return _from_hub(parse(model_id) if isinstance(model_id, str) else model_id, store=store, trust=trust,
-                         kwargs=framework_kwargs, **common)
-    return _from_object(model_id, preprocess=None, record=None, label=None, kwargs=framework_kwargs, **common)
+    if isinstance(model_id, Loaded):
+        bundle = _from_object(model_id.model, preprocess=model_id.preprocess, record=model_id.record,
+                              label=model_id.record.id if model_id.record is not None else None,
+                              kwargs=framework_kwargs, **common)
+    elif isinstance(model_id, Path) or (isinstance(model_id, str) and _looks_like_path(model_id)):
+        folder = Path(model_id).expanduser()
+        bundle = _from_folder(folder, record=None, label=str(folder), kwargs=framework_kwargs, **common)
+    elif isinstance(model_id, (str, ModelId)):
+        bundle = _from_hub(parse(model_id) if isinstance(model_id, str) else model_id, store=store, trust=trust,
+                           kwargs=framework_kwargs, **common)
+    else:
+        bundle = _from_object(model_id, preprocess=None, record=None, label=None, kwargs=framework_kwargs,
+                              **common)
+    bundle.labels = [str(x) for x in labels] if labels is not None else None
+    return bundle
 
 
 def _bundle(built: dict[str, Any], *, framework: str, choice: Choice, num_labels: int, label: str | None,
@@ -253,10 +285,12 @@ def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: s
         built = ta.adapt_folder(folder, task=task, labels=labels, record_task=record.task if record else None,
                                 **common, **kwargs)
         return _bundle(built, framework="pytorch", **bundle_args)
-    if kind == "timm":
+    if kind in ("timm", "torchvision"):
+        from ..loaders import torchvision_model
         from . import torch_adapter
 
-        model = _timm_from_folder(folder, **kwargs)
+        model = _timm_from_folder(folder, **kwargs) if kind == "timm" else torchvision_model(folder, label=str(folder),
+                                                                                             **kwargs)
         built = torch_adapter.adapt_module(model, **common)
         return _bundle(built, framework="pytorch", **bundle_args)
     from . import tf_adapter

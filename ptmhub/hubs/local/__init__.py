@@ -38,6 +38,20 @@ class LocalBackend(Backend):
         raise UsageError(f"{mid} is a local folder, not a hub model: there is no hub to ask",
                          hint=f"'ptmhub show {mid}' reads the registry; 'ptmhub add PATH --id {mid}' re-reads the folder")
 
+    def parents(self, record: ModelRecord) -> list[tuple[str, str, str]]:
+        """The folder's model card ``base_model`` (what ``FinetuneBundle.save`` writes): a bare
+        ``OWNER/NAME`` is a Hugging Face repo, as on a Hugging Face card; other hubs' IDs keep
+        their prefix (``torchhub:...``, ``local:...``)."""
+        extra = record.extra or {}
+        relation = str(extra.get("base_model_relation") or "derived")
+        bases = extra.get("base_model")
+        out = []
+        for base in bases if isinstance(bases, list) else [bases]:
+            if isinstance(base, str) and base.strip():
+                ident = base.strip()
+                out.append((ident if ":" in ident else f"hf:{ident}", relation, "the model card's base_model"))
+        return out
+
     def load(self, model_id: ModelId, record: ModelRecord | None = None, *, context: BackendContext = NO_CONTEXT,
              **kwargs: Any) -> Loaded:
         """Load the registered folder.
