@@ -22,6 +22,10 @@ initialisation.
 Run it::
 
     OMP_NUM_THREADS=1 .venv/bin/python docs/examples/heads_and_phases.py --seeds 0 1 2
+    OMP_NUM_THREADS=1 .venv/bin/python docs/examples/heads_and_phases.py --seeds 0 1 2 --longer-two-phase
+
+(the second: only a follow-up to (b), two phases with phase 2 as long as the single-phase run,
+40 + 120 = 160 steps).
 
 Each seed sets the data (``make_dataset(seed=...)``), the head initialisation and the batch
 order, as in ``text_transfer.py``. Nothing here touches the network.
@@ -59,7 +63,7 @@ def _targets(batch: Sequence[tt.Example], task: str) -> Any:
 
 
 def train(bundle: Any, data: Sequence[tt.Example], *, loss_of: Callable[[Any, Sequence[tt.Example]], Any],
-          lr: float, seed: int, schedule: Any = None) -> float:
+          lr: float, seed: int, schedule: Any = None, epochs: int = EPOCHS) -> float:
     """``text_transfer.train``'s loop (same seeds, order, optimiser) with a pluggable loss and an
     optional two-phase schedule (a new AdamW at each phase). Returns the seconds it took."""
     import torch
@@ -78,7 +82,7 @@ def train(bundle: Any, data: Sequence[tt.Example], *, loss_of: Callable[[Any, Se
     optimizer = optimizer_for(0)
     model.train()
     step = 0
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         rng.shuffle(order)
         for start in range(0, len(order), BATCH):
             if schedule is not None and step == schedule.head_steps:
@@ -170,6 +174,26 @@ def run_seed(seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+def run_longer_two_phase(seed: int) -> list[dict[str, Any]]:
+    """(b'), a follow-up: the two-phase run with phase 2 as long as the single-phase run (40 head
+    steps, then all 120 steps of the body: 8 epochs, 160 steps), to tell fewer body steps from
+    the schedule itself."""
+    from ptmhub.finetune import two_phase
+
+    train_data, heldout = tt.make_dataset(320, 200, seed=seed)
+    started = clock()
+    bundle = _load(seed, num_labels=2, labels=["negative", "positive"])
+    schedule = two_phase(bundle, head_steps=HEAD_STEPS)
+    epochs = EPOCHS + HEAD_STEPS * BATCH // len(train_data)
+    train(bundle, train_data, loss_of=_ce("sentiment"), lr=schedule.lr, seed=seed, schedule=schedule, epochs=epochs)
+    row = {"seed": seed, "run": "two phases, 40 + 120 steps: sentiment", "epochs": epochs,
+           "sentiment": accuracy(bundle, heldout, task="sentiment"),
+           "seconds": round(time.perf_counter() - started[0], 1),
+           "cpu_seconds": round(time.process_time() - started[1], 1)}
+    print(json.dumps(row), flush=True)
+    return [row]
+
+
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and spread (min-max) per run and measure over the seeds."""
     out = []
@@ -202,11 +226,14 @@ def majority(seeds: Sequence[int]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--longer-two-phase", action="store_true",
+                        help="only the follow-up: two phases with a full-length phase 2 (160 steps)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("PTMHUB_OFFLINE", "1")
     started = time.perf_counter()
-    rows = [r for seed in args.seeds for r in run_seed(seed)]
+    run = run_longer_two_phase if args.longer_two_phase else run_seed
+    rows = [r for seed in args.seeds for r in run(seed)]
     print(json.dumps({"summary": summary(rows), "majority_class": majority(args.seeds),
                       "total_seconds": round(time.perf_counter() - started, 1)}))
     return 0
