@@ -191,7 +191,7 @@ def test_tiny_bert_heads_on_the_pooler(tiny_bert_dir, offline, strategy):
     bundle = load_for_finetune(tiny_bert_dir, heads={"a": 2, "b": 3}, strategy=strategy, unfreeze_last=1)
     model = bundle.model
     base = model.backbone.model
-    assert type(base).__name__ == "BertModel" and model.backbone.pooling == "pooler"
+    assert type(base).__name__ == "BertModel"
     heads = 16 * 2 + 2 + 16 * 3 + 3
     expected = {"partial": heads + n_params(base.encoder.layer[-1], base.pooler), "full": n_params(model)}[strategy]
     assert bundle.trainable_parameters == expected == trainable_count(model)
@@ -207,6 +207,22 @@ def test_tiny_bert_heads_on_the_pooler(tiny_bert_dir, offline, strategy):
     check_step(model, lambda m: m(**enc), {"a": torch.tensor([1, 0, 1]), "b": torch.tensor([2, 0, 1])})
 
 
+def test_conv_feature_maps_are_pooled(tmp_path, offline):
+    """HF ResNet returns pooler_output (its global average pool); the features are exactly that."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 8, 16, 16], depths=[1, 1, 1, 1])
+    transformers.ResNetModel(config).save_pretrained(tmp_path)
+    bundle = load_for_finetune(tmp_path, heads={"a": 3, "b": 2}, strategy="feature_extraction")
+    model = bundle.model
+    assert bundle.task == "image-classification" and model.feature_dim == 16
+    pixels = torch.rand(2, 3, 32, 32)
+    model.eval()
+    out = model(pixel_values=pixels)
+    assert tuple(out["a"].shape) == (2, 3) and tuple(out["b"].shape) == (2, 2)
+    hidden = model.backbone.model(pixel_values=pixels).last_hidden_state
+    assert torch.allclose(model.features(pixel_values=pixels), hidden.mean((2, 3)), atol=1e-6)
+
+
 def test_mean_pooling_without_a_pooler(tmp_path, offline):
     transformers = pytest.importorskip("transformers")
     config = transformers.DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
@@ -214,7 +230,7 @@ def test_mean_pooling_without_a_pooler(tmp_path, offline):
     transformers.DistilBertModel(config).save_pretrained(tmp_path)
     bundle = load_for_finetune(tmp_path, heads={"a": 2}, strategy="feature_extraction")
     model = bundle.model
-    assert model.backbone.pooling == "mean" and bundle.trainable_parameters == 16 * 2 + 2
+    assert bundle.trainable_parameters == 16 * 2 + 2
     ids = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0]])
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
     model.eval()

@@ -11,7 +11,7 @@ What the backbone's feature vector is, per source:
 
 - sentence-transformers: the sentence embedding (the model's own pooling and normalisation);
   the transformer's pooler stays frozen, as in the single-head path.
-- transformers: the base model (``AutoModel``); ``pooler_output`` when the model has a pooler
+- transformers: the base model (``AutoModel``); its ``pooler_output`` when it returns one
   (BERT's ``tanh(dense(CLS))``, the vector ``AutoModelForSequenceClassification`` classifies;
   ViT; the vision CNNs' global pooling), else the mean of ``last_hidden_state`` over the tokens
   the attention mask keeps.
@@ -87,23 +87,26 @@ class SentenceEmbedding(nn.Module):
 
 
 class PooledTransformer(nn.Module):
-    """A transformers base model as a backbone: ``pooler_output`` (``pooling="pooler"``) or the
-    attention-masked mean of ``last_hidden_state`` (``pooling="mean"``). Takes the tokenizer's
-    or processor's dict, positionally or as keywords."""
+    """A transformers base model as a backbone: its ``pooler_output`` when it returns one, else
+    the attention-masked mean of ``last_hidden_state`` over the tokens (over height and width for
+    a ``(batch, channels, height, width)`` map). Takes the tokenizer's or processor's dict,
+    positionally or as keywords."""
 
-    def __init__(self, model: Any, pooling: str):
+    def __init__(self, model: Any):
         super().__init__()
         self.model = model
-        self.pooling = pooling
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         if len(args) == 1 and isinstance(args[0], Mapping):
             kwargs = {**args[0], **kwargs}
             args = ()
         out = self.model(*args, **kwargs)
-        if self.pooling == "pooler":
-            return out.pooler_output.flatten(1)
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is not None:
+            return pooled.flatten(1)
         hidden = out.last_hidden_state
+        if hidden.dim() == 4:
+            return hidden.mean((2, 3))
         mask = kwargs.get("attention_mask")
         if isinstance(mask, torch.Tensor) and mask.shape == hidden.shape[:2]:
             weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -177,11 +180,9 @@ def _transformers_backbone(base: Any, *, specs: Sequence[HeadSpec], task: str, s
     if task == "token-classification":
         raise UsageError("heads= builds one label per input, not per token",
                          hint="use num_labels= with task='token-classification'")
-    pooler = getattr(base, "pooler", None)
-    pooling = "pooler" if pooler is not None else "mean"
-    where = (f"{type(base).__name__}'s pooler_output" if pooling == "pooler"
-             else f"the mean of {type(base).__name__}'s last_hidden_state over the attention mask")
-    model = MultiHeadModel(PooledTransformer(base, pooling), _feature_dim(base.config), specs)
+    where = (f"{type(base).__name__}'s pooler_output when it returns one (else the mean of last_hidden_state "
+             "over the attention mask)")
+    model = MultiHeadModel(PooledTransformer(base), _feature_dim(base.config), specs)
     layers, word = encoder_layers(base)
     built = _finish(model, specs=specs, where=where, blocks=layers, block_word=word, strategy=strategy,
                     unfreeze_last=unfreeze_last, notes=notes)
