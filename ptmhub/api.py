@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .lineage import Lineage
     from .platforms import PlatformMatrix
     from .finetune import FinetuneBundle
+    from .finetune.heads import HeadsArg
     from .hubs.base import Loaded, PullResult, SyncReport
     from .records import ModelRecord
     from .registry.store import Store
@@ -205,10 +206,11 @@ def platform_matrix(*, store: Store | str | os.PathLike[str] | None = None, live
     return matrix(store=get_store(store) if live else None, live=live)
 
 
-def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: Any = None, task: str | None = None,
-                      strategy: str = "auto", train_size: int | None = None, unfreeze_last: int | None = None,
-                      offline: bool | None = None, store: Store | str | os.PathLike[str] | None = None,
-                      trust: bool = False, **framework_kwargs: Any) -> FinetuneBundle:
+def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: HeadsArg | None = None,
+                      task: str | None = None, strategy: str = "auto", train_size: int | None = None,
+                      unfreeze_last: int | None = None, offline: bool | None = None,
+                      store: Store | str | os.PathLike[str] | None = None, trust: bool = False,
+                      **framework_kwargs: Any) -> FinetuneBundle:
     """A pretrained model with a new ``num_labels``-way head (or several named ``heads`` on one
     shared backbone), frozen by ``strategy`` (``feature_extraction``, ``partial``, ``full`` or
     ``auto`` by ``train_size``); see :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md."""

@@ -140,8 +140,8 @@ SENTENCES = ["The soup was not bad at all.", "I hated the service.", "Great food
 @pytest.mark.parametrize("strategy", ["feature_extraction", "partial", "full"])
 def test_minilm_two_heads(minilm_dir, offline, strategy):
     torch.manual_seed(0)
-    bundle = load_for_finetune(minilm_dir, heads={"sentiment": 2, "form": {"labels": ["plain", "negation", "contrast"]}},
-                               strategy=strategy)
+    wanted = {"sentiment": 2, "form": {"labels": ["plain", "negation", "contrast"]}}
+    bundle = load_for_finetune(minilm_dir, heads=wanted, strategy=strategy)
     model = bundle.model
     bert = model.backbone.body[0].auto_model
     assert n_params(bert) == 22_713_216  # the published all-MiniLM-L6-v2, shared once

@@ -34,6 +34,7 @@ from .schedule import TwoPhase, two_phase
 from .strategies import STRATEGIES, THRESHOLDS, Choice, choose, suggested_learning_rate
 
 if TYPE_CHECKING:
+    from .heads import HeadsArg, HeadSpec
     from ..ids import ModelId
     from ..records import ModelRecord
     from ..registry.store import Store
@@ -131,7 +132,8 @@ def _object_kind(obj: Any) -> str | None:
 
 
 # -- the call ----------------------------------------------------------------------------------
-def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: Any = None, task: str | None = None, strategy: str = "auto",
+def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: HeadsArg | None = None,
+                      task: str | None = None, strategy: str = "auto",
                       train_size: int | None = None, unfreeze_last: int | None = None,
                       offline: bool | None = None, store: Store | None = None, trust: bool = False,
                       labels: list[str] | None = None, **framework_kwargs: Any) -> FinetuneBundle:
@@ -171,7 +173,8 @@ def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: An
 
         if num_labels is not None or labels is not None:
             raise UsageError("pass num_labels (and labels) or heads, not both",
-                             hint="each head's size and labels go in heads={'name': {'num_labels': N, 'labels': [...]}}")
+                             hint="each head's size and labels go in heads: {'name': {'num_labels': N, "
+                                  "'labels': [...]}}")
         specs = normalize_heads(heads)
     elif num_labels is None:
         raise UsageError("load_for_finetune needs num_labels (one head) or heads (several)")
@@ -242,7 +245,7 @@ def _record_modality(record: ModelRecord | None) -> str:
 
 def _from_folder(folder: Path, *, num_labels: int | None, task: str | None, strategy: str, train_size: int | None,
                  unfreeze_last: int | None, labels: list[str] | None, record: ModelRecord | None, label: str | None,
-                 kwargs: dict[str, Any], heads: Any = None) -> FinetuneBundle:
+                 kwargs: dict[str, Any], heads: tuple[HeadSpec, ...] | None = None) -> FinetuneBundle:
     kind = folder_kind(folder)
     text_task = task is None or task.replace("_", "-").lower() in ("text-classification", "sequence-classification")
     if kind == "sentence-transformers" and text_task:
@@ -301,7 +304,8 @@ def _timm_from_folder(folder: Path, **kwargs: Any) -> Any:
 
 def _from_object(obj: Any, *, num_labels: int | None, task: str | None, strategy: str, train_size: int | None,
                  unfreeze_last: int | None, labels: list[str] | None, preprocess: Any, record: ModelRecord | None,
-                 label: str | None, kwargs: dict[str, Any], heads: Any = None) -> FinetuneBundle:
+                 label: str | None, kwargs: dict[str, Any],
+                 heads: tuple[HeadSpec, ...] | None = None) -> FinetuneBundle:
     kind = _object_kind(obj)
     if kind == "sentence-transformers":
         modality = "text"

@@ -17,7 +17,10 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["HeadSpec", "normalize_heads", "parse_head_option"]
+__all__ = ["HeadSpec", "HeadsArg", "normalize_heads", "parse_head_option"]
+
+#: What ``heads=`` takes: ``{name: N | {"num_labels": N, "labels": [...]}}`` or ``(name, spec)`` pairs.
+HeadsArg = Mapping[str, "int | Mapping[str, Any]"] | Iterable[tuple[str, Any]]
 
 # a head's name becomes a key of an nn.ModuleDict: no dots, and none of the dict's own attributes
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -71,7 +74,7 @@ def _spec(name: Any, value: Any) -> HeadSpec:
     return HeadSpec(name, size, tuple(labels))
 
 
-def normalize_heads(heads: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[HeadSpec, ...]:
+def normalize_heads(heads: HeadsArg) -> tuple[HeadSpec, ...]:
     """Check ``heads`` (a mapping, or ``(name, spec)`` pairs) and return one spec per head, in order.
 
     Raises:

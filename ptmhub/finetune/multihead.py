@@ -212,7 +212,8 @@ def build_transformers_folder(folder: str | Path, *, specs: Sequence[HeadSpec], 
             base, info = transformers.AutoModel.from_pretrained(str(folder), output_loading_info=True, **kwargs)
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
-            raise UntrustedRepoError(f"{folder} needs its own Python code (trust_remote_code), which ptmhub does not run",
+            raise UntrustedRepoError(f"{folder} needs its own Python code (trust_remote_code), which ptmhub does "
+                                     "not run",
                                      hint="load it with transformers yourself if you trust it") from None
         raise
     notes = [f"{type(base).__name__} via AutoModel ({task})"]
@@ -279,7 +280,8 @@ def build_torch(module: Any, *, specs: Sequence[HeadSpec], strategy: str, unfree
         notes.append("preprocess: none known for this module; use the transforms its publisher documents")
     built = _finish(model, specs=specs, where="the backbone's features", blocks=blocks, block_word=word,
                     strategy=strategy, unfreeze_last=unfreeze_last, notes=notes)
-    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules()) and built["frozen"].strategy != "full":
+    batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    if batchnorm and built["frozen"].strategy != "full":
         built["notes"].append("BatchNorm: frozen layers still update running statistics in train mode; "
                               "use ptmhub.finetune.torch_adapter.train_mode(model) to keep them fixed")
     return {**built, "preprocess": preprocess, "family": "transformer" if _is_vit(module) else "convnet",
