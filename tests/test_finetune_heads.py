@@ -411,3 +411,19 @@ def test_cli_finetune_plan_heads(tiny_bert_dir, offline, capsys):
         err = capsys.readouterr().err
         assert info.value.code == UsageError.exit_code, (args, err)
         assert err.startswith("error: ") and message in err and err.count("\n") <= 2, (args, err)
+
+
+def test_heads_on_a_hub_id_from_the_cache(tiny_bert_dir, offline):
+    """hf: IDs take the same path: the model comes from huggingface_hub's cache layout."""
+    import shutil
+
+    from ptmhub.api import load_for_finetune as api_load_for_finetune  # opens the default registry
+
+    repo = settings.get().hf_hub_cache / "models--tiny--bert"
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_bert_dir, repo / "snapshots" / sha)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(sha)
+    bundle = api_load_for_finetune("hf:tiny/bert", heads={"a": 2, "b": 3}, strategy="feature_extraction")
+    assert bundle.model_id == "hf:tiny/bert" and type(bundle.model).__name__ == "MultiHeadModel"
+    assert bundle.trainable_parameters == 16 * 2 + 2 + 16 * 3 + 3 == trainable_count(bundle.model)
