@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .platforms import PlatformMatrix
     from .recommend import Recommendation
     from .finetune import FinetuneBundle
+    from .finetune.heads import HeadsArg
     from .hubs.base import Loaded, PullResult, SyncReport
     from .records import ModelRecord
     from .registry.store import Store
@@ -229,17 +230,21 @@ def platform_matrix(*, store: Store | str | os.PathLike[str] | None = None, live
     return matrix(store=get_store(store) if live else None, live=live)
 
 
-def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None, strategy: str = "auto",
-                      train_size: int | None = None, unfreeze_last: int | None = None, offline: bool | None = None,
-                      store: Store | str | os.PathLike[str] | None = None, trust: bool = False, **framework_kwargs: Any) -> FinetuneBundle:
-    """A pretrained model with a new ``num_labels``-way head, frozen by ``strategy``
-    (``feature_extraction``, ``partial``, ``full`` or ``auto`` by ``train_size``); see
-    :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md. After training,
-    ``bundle.save(path)`` writes a folder the framework's own loader reads, whose model card names
-    the base model, so that :func:`add` registers it with its lineage (docs/finetune.md#saving)."""
+def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: HeadsArg | None = None,
+                      task: str | None = None, strategy: str = "auto", train_size: int | None = None,
+                      unfreeze_last: int | None = None, offline: bool | None = None,
+                      store: Store | str | os.PathLike[str] | None = None, trust: bool = False,
+                      **framework_kwargs: Any) -> FinetuneBundle:
+    """A pretrained model with a new ``num_labels``-way head (or several named ``heads`` on one
+    shared backbone), frozen by ``strategy`` (``feature_extraction``, ``partial``, ``full`` or
+    ``auto`` by ``train_size``); see :func:`ptmhub.finetune.load_for_finetune` and docs/finetune.md.
+    After training, ``bundle.save(path)`` writes a folder the framework's own loader reads, whose
+    model card names the base model, so that :func:`add` registers it with its lineage
+    (docs/finetune.md#saving)."""
     from .finetune import load_for_finetune as _load_for_finetune
 
-    return _load_for_finetune(model_id, num_labels=num_labels, task=task, strategy=strategy, train_size=train_size,
+    return _load_for_finetune(model_id, num_labels=num_labels, heads=heads, task=task, strategy=strategy,
+                              train_size=train_size,
                               unfreeze_last=unfreeze_last, offline=offline, store=get_store(store),
                               trust=trust, **framework_kwargs)
 

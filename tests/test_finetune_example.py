@@ -98,3 +98,15 @@ def test_pretrained_beats_random_init(example, no_network):
         documented = float(re.search(r"\*\*([\d.]+)%\*\*", line).group(1)) / 100
         assert abs(documented - result.heldout_accuracy) <= 0.02, (line, result.heldout_accuracy)
     # the two-minute budget is a speed target: measured and reported (docs/finetune.md), not asserted
+
+
+def test_the_form_label_follows_the_sentence(example):
+    """The second label of docs/examples/heads_and_phases.py (plain / negation / contrast) is the
+    construction each sentence visibly has."""
+    train, heldout = example.make_dataset()
+    negation = (" not ", "far from", "anything but", "Nobody could call", "but it was not.")
+    contrast = ("but in the end", "yet it turned out")
+    for ex in (*train, *heldout):
+        is_contrast = any(m in ex.text for m in contrast)
+        is_negation = any(m in ex.text for m in negation)
+        assert ex.form == ("contrast" if is_contrast else "negation" if is_negation else "plain"), ex

@@ -83,10 +83,18 @@ TEMPLATES: list[tuple[str, str]] = [
 ]
 
 
+#: The sentence's construction, from its template's kind (a second label for the multi-head
+#: example, docs/examples/heads_and_phases.py): plain statement, negation, or contrast.
+FORMS = ("plain", "negation", "contrast")
+_FORM_OF_KIND = {"same": "plain", "same_verb": "plain", "flip": "negation", "flip_verb": "negation",
+                 "second": "contrast"}
+
+
 @dataclass(frozen=True)
 class Example:
     text: str
     label: int          # 1 positive, 0 negative
+    form: str = ""      # plain | negation | contrast (FORMS)
 
 
 def _sentence(template: str, kind: str, words: dict[str, list[Any]], rng: random.Random) -> Example:
@@ -100,7 +108,7 @@ def _sentence(template: str, kind: str, words: dict[str, list[Any]], rng: random
         other = rng.choice(words["neg_adj" if positive else "pos_adj"])
         text = template.format(A=adj, A1=other, n=noun, N=noun.capitalize(), adv=rng.choice(ADVERBS))
     flips = kind.startswith("flip")
-    return Example(text, int(positive != flips))
+    return Example(text, int(positive != flips), _FORM_OF_KIND[kind])
 
 
 def make_split(split: str, size: int, *, seed: int) -> list[Example]:

@@ -26,7 +26,9 @@ def _shape(text: str | None) -> tuple[int | None, ...] | None:
 
 @click.command(name="finetune-plan")
 @click.argument("model_id", metavar="ID|PATH")
-@click.option("--num-labels", type=click.IntRange(min=1), required=True, help="Outputs of the new head.")
+@click.option("--num-labels", type=click.IntRange(min=1), default=None, help="Outputs of the new head.")
+@click.option("--head", "heads", multiple=True, metavar="NAME=N",
+              help="Several heads on one shared backbone instead of --num-labels (repeat: --head a=2 --head b=3).")
 @click.option("--task", default=None, metavar="TASK",
               help="text-classification, token-classification, image-classification, audio-classification "
                    "(transformers; default: from the model).")
@@ -39,19 +41,28 @@ def _shape(text: str | None) -> tuple[int | None, ...] | None:
               help="TF Hub only, when the SavedModel does not say: the input shape without the batch axis.")
 @click.option("--trust", is_flag=True, help="torch.hub only: allow running the repository's hubconf.py.")
 @json_option
-def finetune_plan(model_id: str, num_labels: int, task: str | None, train_size: int | None, strategy: str,
-                  unfreeze_last: int | None, input_shape: str | None, trust: bool, as_json: bool) -> None:
+def finetune_plan(model_id: str, num_labels: int | None, heads: tuple[str, ...], task: str | None,
+                  train_size: int | None, strategy: str, unfreeze_last: int | None, input_shape: str | None,
+                  trust: bool, as_json: bool) -> None:
     """Print the fine-tuning plan for a cached model or a local model folder: the new head, the
     strategy (and why), blocks unfrozen, trainable/frozen parameters and the suggested learning
     rate. Builds the model in memory to count exactly; trains nothing and downloads nothing."""
     from .. import api
+    from ..errors import UsageError
+    from ..finetune.heads import parse_head_option
 
-    kwargs = {}
+    if heads and num_labels is not None:
+        raise UsageError("give --num-labels or --head, not both")
+    if not heads and num_labels is None:
+        raise UsageError("finetune-plan needs --num-labels K (one head) or --head NAME=N (several)")
+    kwargs: dict = {}
     shape = _shape(input_shape)
     if shape is not None:
         kwargs["input_shape"] = shape
-    bundle = api.load_for_finetune(model_id, num_labels=num_labels, task=task, strategy=strategy,
-                                   train_size=train_size, unfreeze_last=unfreeze_last, trust=trust, **kwargs)
+    bundle = api.load_for_finetune(model_id, num_labels=num_labels,
+                                   heads=[parse_head_option(h) for h in heads] if heads else None, task=task,
+                                   strategy=strategy, train_size=train_size, unfreeze_last=unfreeze_last, trust=trust,
+                                   **kwargs)
     plan = bundle.plan()
     plan["model_id"] = plan["model_id"] or model_id
     if as_json:
@@ -77,7 +88,8 @@ def _print_plan(plan: dict) -> None:
         ("adapter", f"{plan['adapter']} ({plan['framework']}, {plan['model_class']})"),
         ("task", plan["task"] or "-"),
         ("strategy", strategy),
-        ("head", f"{plan['head']} -> {plan['num_labels']} labels"),
+        *([("head", f"{plan['head']} -> {plan['num_labels']} labels")] if not plan.get("heads") else
+          [(f"head {h['name']}", f"{h['num_labels']} labels, {h['parameters']:,} parameters") for h in plan["heads"]]),
         ("blocks", blocks),
         ("trainable", f"{plan['trainable_parameters']:,} ({plan['trainable_parameters'] / total:.2%})"),
         ("frozen", f"{plan['frozen_parameters']:,}"),

@@ -30,14 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PtmhubError, UsageError
+from .schedule import TwoPhase, two_phase
 from .strategies import STRATEGIES, THRESHOLDS, Choice, choose, modality_of, suggested_learning_rate
 
 if TYPE_CHECKING:
+    from .heads import HeadsArg, HeadSpec
     from ..ids import ModelId
     from ..records import ModelRecord
     from ..registry.store import Store
 
-__all__ = ["FinetuneBundle", "load_for_finetune", "folder_kind", "STRATEGIES", "THRESHOLDS"]
+__all__ = ["FinetuneBundle", "load_for_finetune", "folder_kind", "STRATEGIES", "THRESHOLDS", "TwoPhase", "two_phase"]
 
 
 @dataclass
@@ -58,7 +60,7 @@ class FinetuneBundle:
     suggested_learning_rate: float
     notes: list[str] = field(default_factory=list)
     requested_strategy: str = "auto"  # what the caller asked for
-    num_labels: int = 0
+    num_labels: int | None = 0       # None with several heads (see ``heads``)
     task: str | None = None
     adapter: str = ""                 # transformers | sentence-transformers | timm | torch | tensorflow-hub
     blocks: int | None = None         # blocks (layers) found in the body; None when not applicable
@@ -66,6 +68,9 @@ class FinetuneBundle:
     model_id: str | None = None
     record: ModelRecord | None = None
     labels: list[str] | None = None   # label names in id order, when the caller gave them
+    heads: list[dict[str, Any]] | None = None   # heads=: name, num_labels, labels, parameters of each
+    phases: list[dict[str, Any]] | None = None  # a two-phase schedule, once made (schedule.two_phase)
+    family: str = "other"             # the learning-rate family (strategies.FAMILIES)
 
     @property
     def frozen_parameters(self) -> int:
@@ -80,7 +85,7 @@ class FinetuneBundle:
             "unfrozen_blocks": self.unfrozen_blocks, "trainable_parameters": self.trainable_parameters,
             "frozen_parameters": self.frozen_parameters, "total_parameters": self.total_parameters,
             "suggested_learning_rate": self.suggested_learning_rate, "model_class": type(self.model).__name__,
-            "notes": list(self.notes),
+            "notes": list(self.notes), "heads": self.heads, "phases": self.phases,
         }
 
     def save(self, path: str | Path, *, overwrite: bool = False, base_model: str | None = None,
@@ -152,7 +157,8 @@ def _object_kind(obj: Any) -> str | None:
 
 
 # -- the call ----------------------------------------------------------------------------------
-def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None, strategy: str = "auto",
+def load_for_finetune(model_id: Any, *, num_labels: int | None = None, heads: HeadsArg | None = None,
+                      task: str | None = None, strategy: str = "auto",
                       train_size: int | None = None, unfreeze_last: int | None = None,
                       offline: bool | None = None, store: Store | None = None, trust: bool = False,
                       labels: list[str] | None = None, **framework_kwargs: Any) -> FinetuneBundle:
@@ -163,6 +169,9 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
             model folder, a :class:`~ptmhub.hubs.base.Loaded` or a framework object (see the
             module docstring).
         num_labels: outputs of the new head.
+        heads: several heads on one shared backbone instead of ``num_labels``: ``{name: N}`` or
+            ``{name: {"num_labels": N, "labels": [...]}}`` (PyTorch models; see
+            :mod:`ptmhub.finetune.multihead`).
         task: ``text-classification`` (default for text), ``token-classification``,
             ``image-classification``, ``audio-classification`` (transformers); others ignore it.
         strategy: ``feature_extraction``, ``partial``, ``full`` or ``auto`` (by ``train_size``).
@@ -183,7 +192,18 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
         UntrustedRepoError: code ptmhub will not run (torch.hub without trust, trust_remote_code).
         MissingDependencyError: the framework is not installed.
     """
-    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+    specs = None
+    if heads is not None:
+        from .heads import normalize_heads
+
+        if num_labels is not None or labels is not None:
+            raise UsageError("pass num_labels (and labels) or heads, not both",
+                             hint="each head's size and labels go in heads: {'name': {'num_labels': N, "
+                                  "'labels': [...]}}")
+        specs = normalize_heads(heads)
+    elif num_labels is None:
+        raise UsageError("load_for_finetune needs num_labels (one head) or heads (several)")
+    elif isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
         raise UsageError(f"num_labels must be a positive integer, not {num_labels!r}")
     if unfreeze_last is not None and (isinstance(unfreeze_last, bool) or unfreeze_last < 0):
         raise UsageError(f"unfreeze_last must be zero or more, not {unfreeze_last!r}")
@@ -196,7 +216,7 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
 
         apply(True)
     common = {"num_labels": num_labels, "task": task, "strategy": strategy, "train_size": train_size,
-              "unfreeze_last": unfreeze_last, "labels": labels}
+              "unfreeze_last": unfreeze_last, "labels": labels, "heads": specs}
     from ..hubs.base import Loaded
     from ..ids import ModelId, parse
 
@@ -217,7 +237,7 @@ def load_for_finetune(model_id: Any, *, num_labels: int, task: str | None = None
     return bundle
 
 
-def _bundle(built: dict[str, Any], *, framework: str, choice: Choice, num_labels: int, label: str | None,
+def _bundle(built: dict[str, Any], *, framework: str, choice: Choice, num_labels: int | None, label: str | None,
             record: ModelRecord | None, task: str | None) -> FinetuneBundle:
     frozen = built.get("frozen")
     if frozen is not None:
@@ -241,7 +261,8 @@ def _bundle(built: dict[str, Any], *, framework: str, choice: Choice, num_labels
                           head=built["head"], suggested_learning_rate=lr, notes=notes,
                           requested_strategy=choice.requested, num_labels=num_labels,
                           task=built.get("task", task), adapter=built["adapter"], blocks=blocks,
-                          unfrozen_blocks=unfrozen, model_id=label, record=record)
+                          unfrozen_blocks=unfrozen, model_id=label, record=record, heads=built.get("heads"),
+                          family=family)
 
 
 def _modality(task: str | None) -> str:
@@ -253,9 +274,9 @@ def _record_modality(record: ModelRecord | None) -> str:
     return modality_of(record.task if record is not None else None)
 
 
-def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: str, train_size: int | None,
+def _from_folder(folder: Path, *, num_labels: int | None, task: str | None, strategy: str, train_size: int | None,
                  unfreeze_last: int | None, labels: list[str] | None, record: ModelRecord | None, label: str | None,
-                 kwargs: dict[str, Any]) -> FinetuneBundle:
+                 kwargs: dict[str, Any], heads: tuple[HeadSpec, ...] | None = None) -> FinetuneBundle:
     kind = folder_kind(folder)
     text_task = task is None or task.replace("_", "-").lower() in ("text-classification", "sequence-classification")
     if kind == "sentence-transformers" and text_task:
@@ -270,6 +291,13 @@ def _from_folder(folder: Path, *, num_labels: int, task: str | None, strategy: s
     choice = choose(strategy, train_size=train_size, modality=modality)
     common = {"num_labels": num_labels, "strategy": choice.strategy, "unfreeze_last": unfreeze_last}
     bundle_args = {"choice": choice, "num_labels": num_labels, "label": label, "record": record, "task": task}
+    if heads is not None:
+        from . import multihead
+
+        return _bundle(multihead.build_from_folder(folder, kind=kind, text_task=text_task, specs=heads, task=task,
+                                                   record=record, strategy=choice.strategy,
+                                                   unfreeze_last=unfreeze_last, kwargs=kwargs),
+                       framework="pytorch", **bundle_args)
     if kind == "sentence-transformers" and text_task:
         from . import sentence_transformers_adapter as sta
 
@@ -307,9 +335,10 @@ def _timm_from_folder(folder: Path, **kwargs: Any) -> Any:
     return timm_model(folder, read_config(folder), label=str(folder), **kwargs)
 
 
-def _from_object(obj: Any, *, num_labels: int, task: str | None, strategy: str, train_size: int | None,
+def _from_object(obj: Any, *, num_labels: int | None, task: str | None, strategy: str, train_size: int | None,
                  unfreeze_last: int | None, labels: list[str] | None, preprocess: Any, record: ModelRecord | None,
-                 label: str | None, kwargs: dict[str, Any]) -> FinetuneBundle:
+                 label: str | None, kwargs: dict[str, Any],
+                 heads: tuple[HeadSpec, ...] | None = None) -> FinetuneBundle:
     kind = _object_kind(obj)
     if kind == "sentence-transformers":
         modality = "text"
@@ -326,6 +355,12 @@ def _from_object(obj: Any, *, num_labels: int, task: str | None, strategy: str, 
     choice = choose(strategy, train_size=train_size, modality=modality)
     common = {"num_labels": num_labels, "strategy": choice.strategy, "unfreeze_last": unfreeze_last}
     bundle_args = {"choice": choice, "num_labels": num_labels, "label": label, "record": record, "task": task}
+    if heads is not None and kind is not None:
+        from . import multihead
+
+        return _bundle(multihead.build_from_object(obj, kind=kind, specs=heads, task=task, preprocess=preprocess,
+                                                   strategy=choice.strategy, unfreeze_last=unfreeze_last),
+                       framework="pytorch", **bundle_args)
     if kind == "sentence-transformers":
         from . import sentence_transformers_adapter as sta
 

@@ -90,6 +90,11 @@ def _move_into_place(tmp: Path, target: Path) -> None:
 def save(bundle: FinetuneBundle, path: str | os.PathLike[str], *, overwrite: bool = False,
          base_model: str | None = None, license: str | None = None) -> Path:
     """See :meth:`ptmhub.finetune.FinetuneBundle.save`."""
+    if bundle.heads:
+        names = ", ".join(h["name"] for h in bundle.heads)
+        raise UsageError(f"a bundle with several heads ({names}) has no one-framework folder format to save to",
+                         hint="save the weights with torch.save(bundle.model.state_dict(), PATH) and rebuild with "
+                              "load_for_finetune(ID, heads=...); or fine-tune one head per model to save() each")
     writer = _WRITERS.get(bundle.adapter)
     if writer is None:
         raise UsageError(f"cannot save a model of adapter {bundle.adapter!r}",

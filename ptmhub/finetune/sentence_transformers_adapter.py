@@ -24,7 +24,8 @@ from ..errors import MissingDependencyError, UsageError
 from .torch_adapter import freeze
 from .transformers_adapter import encoder_layers, quiet
 
-__all__ = ["is_sentence_transformers_folder", "load_folder", "adapt", "SentenceClassifier"]
+__all__ = ["is_sentence_transformers_folder", "load_folder", "adapt", "SentenceClassifier", "body_parts",
+           "embedding_size"]
 
 
 def is_sentence_transformers_folder(folder: str | Path) -> bool:
@@ -54,10 +55,7 @@ class SentenceClassifier(nn.Module):
 
     def __init__(self, body: Any, num_labels: int, labels: Sequence[str] | None = None):
         super().__init__()
-        dim_of = getattr(body, "get_embedding_dimension", None) or body.get_sentence_embedding_dimension
-        dim = dim_of()
-        if not dim:
-            raise UsageError("this sentence-transformers model does not report its embedding size")
+        dim = embedding_size(body)
         self.body = body
         self.head = nn.Linear(dim, num_labels)
         self.labels = list(labels) if labels is not None else [f"LABEL_{i}" for i in range(num_labels)]
@@ -87,19 +85,38 @@ def _transformer_module(body: Any) -> Any:
                      hint="ptmhub's head expects a Transformer -> Pooling stack")
 
 
-def adapt(body: Any, *, num_labels: int, strategy: str, unfreeze_last: int | None = None,
-          labels: Sequence[str] | None = None) -> dict[str, Any]:
-    """Put a ``num_labels`` head on a loaded ``SentenceTransformer`` and freeze it."""
-    model = SentenceClassifier(body, num_labels, labels)
+def body_parts(body: Any) -> dict[str, Any]:
+    """What :func:`freeze` needs of a ``SentenceTransformer``: its encoder layers (``blocks``,
+    ``block_word``) and the pooler its pooling never calls (``never_train``, ``never_train_reason``).
+    Shared with the multi-head models (:mod:`ptmhub.finetune.multihead`)."""
     auto_model = _transformer_module(body)
     layers, word = encoder_layers(auto_model)
     pooler = getattr(auto_model, "pooler", None)
     unused = [pooler] if pooler is not None and any(True for _ in pooler.parameters()) else []
-    frozen = freeze(model, head=[model.head], blocks=layers, strategy=strategy, unfreeze_last=unfreeze_last,
-                    never_train=unused, block_word=word,
-                    never_train_reason=("kept frozen in every strategy: the transformer's pooler "
-                                        f"({sum(p.numel() for m in unused for p in m.parameters()):,} parameters), "
-                                        "which sentence-transformers' pooling never calls") if unused else "")
+    return {"blocks": layers, "block_word": word, "never_train": unused,
+            "never_train_reason": ("kept frozen in every strategy: the transformer's pooler "
+                                   f"({sum(p.numel() for m in unused for p in m.parameters()):,} parameters), "
+                                   "which sentence-transformers' pooling never calls") if unused else ""}
+
+
+def embedding_size(body: Any) -> int:
+    """The sentence embedding's size.
+
+    Raises:
+        UsageError: the model does not report it.
+    """
+    dim_of = getattr(body, "get_embedding_dimension", None) or body.get_sentence_embedding_dimension
+    dim = dim_of()
+    if not dim:
+        raise UsageError("this sentence-transformers model does not report its embedding size")
+    return int(dim)
+
+
+def adapt(body: Any, *, num_labels: int, strategy: str, unfreeze_last: int | None = None,
+          labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Put a ``num_labels`` head on a loaded ``SentenceTransformer`` and freeze it."""
+    model = SentenceClassifier(body, num_labels, labels)
+    frozen = freeze(model, head=[model.head], strategy=strategy, unfreeze_last=unfreeze_last, **body_parts(body))
     dim = model.head.in_features
     pooling = [type(m).__name__ for m in body.children()]
     notes = [f"head: Linear({dim} -> {num_labels}) on the sentence embedding ({' -> '.join(pooling)}), "
