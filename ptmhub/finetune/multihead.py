@@ -36,7 +36,8 @@ import torch.nn as nn
 
 from ..errors import UntrustedRepoError, UsageError
 from .heads import HeadSpec
-from .torch_adapter import _set_submodule, _timm_preprocess, find_blocks, freeze, is_timm_model, replace_head
+from .torch_adapter import (_set_submodule, find_blocks, freeze, is_timm_model, preprocess_with_note,
+                            replace_head)
 
 __all__ = ["MultiHeadModel", "SentenceEmbedding", "PooledTransformer", "ModuleFeatures", "build_from_folder",
            "build_from_object", "build_sentence_transformers",
@@ -198,14 +199,10 @@ def build_transformers_folder(folder: str | Path, *, specs: Sequence[HeadSpec], 
         UsageError: no config.json, a per-token task, or no feature size in the config.
         UntrustedRepoError: the model needs its own Python code.
     """
-    from .transformers_adapter import _preprocessor, _transformers, default_task, normalize_task, quiet, read_config
+    from .transformers_adapter import _preprocessor, _transformers, folder_config_and_task, quiet
 
     transformers = _transformers()
-    folder = Path(folder)
-    config = read_config(folder)
-    if not config:
-        raise UsageError(f"{folder} has no readable config.json: not a transformers model folder")
-    task = normalize_task(task) if task else default_task(config, record_task)
+    folder, config, task = folder_config_and_task(folder, task, record_task)
     kwargs = {"local_files_only": True, "trust_remote_code": False, **from_pretrained}
     try:
         with quiet():
@@ -271,13 +268,7 @@ def build_torch(module: Any, *, specs: Sequence[HeadSpec], strategy: str, unfree
             _set_submodule(module, dotted, nn.Identity())
         notes = [f"{', '.join(names)} set to Identity: the {dim}-d input of the classifier"]
     model = MultiHeadModel(ModuleFeatures(module), dim, specs)
-    if preprocess is None and timm_model:
-        preprocess = _timm_preprocess(module)
-        notes.append("preprocess: timm's transform from the model's pretrained_cfg (size, crop, mean/std)")
-    elif preprocess is not None:
-        notes.append("preprocess: the weights' own transforms")
-    else:
-        notes.append("preprocess: none known for this module; use the transforms its publisher documents")
+    preprocess = preprocess_with_note(module, preprocess, timm_model=timm_model, notes=notes)
     built = _finish(model, specs=specs, where="the backbone's features", blocks=blocks, block_word=word,
                     strategy=strategy, unfreeze_last=unfreeze_last, notes=notes)
     batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())

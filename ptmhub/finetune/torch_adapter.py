@@ -311,13 +311,7 @@ def adapt_module(model: Any, *, num_labels: int, strategy: str, unfreeze_last: i
     blocks, word = find_blocks(model, head_modules=head_modules)
     frozen = freeze(model, head=head_modules, blocks=blocks, strategy=strategy, unfreeze_last=unfreeze_last,
                     block_word=word)
-    if preprocess is None and timm_model:
-        preprocess = _timm_preprocess(model)
-        notes.append("preprocess: timm's transform from the model's pretrained_cfg (size, crop, mean/std)")
-    elif preprocess is not None:
-        notes.append("preprocess: the weights' own transforms")
-    else:
-        notes.append("preprocess: none known for this module; use the transforms its publisher documents")
+    preprocess = preprocess_with_note(model, preprocess, timm_model=timm_model, notes=notes)
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) and frozen.strategy != "full":
         notes.append("BatchNorm: frozen layers still update running statistics in train mode; "
                      "use ptmhub.finetune.torch_adapter.train_mode(model) to keep them fixed")
@@ -330,3 +324,16 @@ def adapt_module(model: Any, *, num_labels: int, strategy: str, unfreeze_last: i
 def _is_vit(model: Any) -> bool:
     name = type(model).__name__.lower()
     return "visiontransformer" in name or "vit" in name or "deit" in name or "swin" in name
+
+
+def preprocess_with_note(model: Any, preprocess: Any, *, timm_model: bool, notes: list[str]) -> Any:
+    """The preprocess to hand back (timm's transform from its pretrained_cfg when none was given),
+    with a note on where it comes from."""
+    if preprocess is None and timm_model:
+        notes.append("preprocess: timm's transform from the model's pretrained_cfg (size, crop, mean/std)")
+        return _timm_preprocess(model)
+    if preprocess is not None:
+        notes.append("preprocess: the weights' own transforms")
+    else:
+        notes.append("preprocess: none known for this module; use the transforms its publisher documents")
+    return preprocess

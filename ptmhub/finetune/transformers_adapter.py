@@ -213,11 +213,7 @@ def adapt_folder(folder: str | Path, *, num_labels: int, task: str | None = None
         UntrustedRepoError: the model needs its own Python code.
     """
     transformers = _transformers()
-    folder = Path(folder)
-    config = read_config(folder)
-    if not config:
-        raise UsageError(f"{folder} has no readable config.json: not a transformers model folder")
-    task = normalize_task(task) if task else default_task(config, record_task)
+    folder, config, task = folder_config_and_task(folder, task, record_task)
     id2label, label2id = _label_maps(num_labels, labels)
     auto = getattr(transformers, TASKS[task][0])
     kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": label2id,
@@ -274,3 +270,17 @@ def adapt_model(model: Any, *, num_labels: int, task: str | None = None, strateg
     task_model.to(next(model.parameters()).device)
     return _finish(task_model, strategy=strategy, unfreeze_last=unfreeze_last, notes=notes, task=task,
                    preprocess=preprocess)
+
+
+def folder_config_and_task(folder: str | Path, task: str | None,
+                           record_task: str | None) -> tuple[Path, dict[str, Any], str]:
+    """(folder, its config.json, the task to build: ``task`` normalized, else the config's default).
+
+    Raises:
+        UsageError: no readable config.json.
+    """
+    folder = Path(folder)
+    config = read_config(folder)
+    if not config:
+        raise UsageError(f"{folder} has no readable config.json: not a transformers model folder")
+    return folder, config, normalize_task(task) if task else default_task(config, record_task)
