@@ -265,6 +265,13 @@ def recommend(task: str, *, store: Store, license: str | None = None, max_parame
     elif len(figures) < len(candidates):
         notes.append(f"{len(figures):,} of {len(candidates):,} candidates publish {basis[1]} on {basis[0]}; the "
                      "others score 0 for quality (unknown is not good)")
+        if not figures and base.accuracy_on is not None:
+            from dataclasses import replace
+
+            usual = store.accuracy_basis(replace(base, accuracy_on=None))
+            if usual is not None:
+                notes.append(f"the candidates publish {usual[1]} on {usual[0]} most: --accuracy-on "
+                             f"{usual[0]}:{usual[1]}")
     criteria = {"task": task, "license": license, "max_parameters": max_parameters, "max_gflops": max_gflops,
                 "framework": framework, "platform": platform, "train_size": train_size, "num_labels": num_labels,
                 "include_unknown": include_unknown}

@@ -431,12 +431,26 @@ def platforms_html(matrix: PlatformMatrix) -> str:
 
 
 def write_html(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary sibling renamed into place."""
-    target = Path(path)
+    """Write ``text`` to ``path`` through a temporary sibling renamed into place.
+
+    Raises:
+        UsageError: ``path`` is a folder, its folder does not exist, or it cannot be written
+            (nothing is left behind).
+    """
+    from .errors import UsageError
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UsageError(f"--html {path} is a folder", hint="give a file name, e.g. report.html")
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {target.parent} does not exist",
+                         hint="create it first, or give another path")
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}", hint="give a path you can write to") from None
     finally:
         tmp.unlink(missing_ok=True)
     return target

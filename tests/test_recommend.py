@@ -159,3 +159,17 @@ def test_the_example_registry_answers_the_issue_question():
     for r in found.front:
         acc = r.evaluation("imagenet-1k", "accuracy").value
         assert not any(o.parameters < r.parameters and e.value > acc for o, e in found.plotted)
+
+
+def test_html_to_a_bad_place_is_one_line_and_leaves_nothing(filled, tmp_path):
+    db = filled.url
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for target, words in ((pages / "missing" / "x.html", "does not exist"), (pages, "is a folder")):
+        out = _cli(db, "recommend", "-t", "image-classification", "--html", str(target))
+        assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+    assert list(pages.iterdir()) == []  # no .partial left
+    out = _cli(db, "recommend", "-t", "image-classification", "--accuracy-on", "imagenet-1k:zzz", "--json")
+    notes = json.loads(out.stdout)["notes"]
+    assert any("--accuracy-on imagenet-1k:accuracy" in n for n in notes)
