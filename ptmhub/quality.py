@@ -29,6 +29,8 @@ from .records import Evaluation
 __all__ = ["dataset_key", "metric_key", "higher_is_better", "better", "from_model_index",
            "from_metrics_table", "parse_min_accuracy", "parse_metric_ref", "MAX_EVALUATIONS"]
 
+#: the longest dataset key (the registry's column; a metric key is at most 128)
+DATASET_KEY_MAX = 160
 #: a record keeps at most this many evaluations (a card with thousands is cut, best kept first)
 MAX_EVALUATIONS = 200
 
@@ -74,7 +76,7 @@ def dataset_key(name: str, config: str | None = None) -> str:
         if conf and conf not in ("default", "plain_text", "all") and not base.endswith("/" + conf):
             base = f"{base}/{conf}"
             base = _DATASET_ALIASES.get(base, base)
-    return base
+    return base[:DATASET_KEY_MAX]
 
 
 def metric_key(name: str) -> str:

@@ -91,6 +91,15 @@ def test_a_malformed_model_index_is_skipped_never_raised(index):
     assert quality.from_model_index(index) == ()
 
 
+def test_long_names_fit_the_registry_on_postgresql_too(store):
+    long = "d" * 300
+    figures = quality.from_model_index([{"results": [{"dataset": {"type": long, "config": "c" * 300},
+                                                      "metrics": [{"type": "m" * 300, "value": 50}]}]}])
+    store.upsert([ModelRecord(id="hf:org/long", platform="huggingface", name="long", evaluations=figures)])
+    [stored] = store.get("hf:org/long").evaluations
+    assert len(stored.dataset) == quality.DATASET_KEY_MAX and len(stored.metric) == 128
+
+
 def test_a_huge_model_index_is_bounded():
     results = [{"dataset": {"type": f"d{i}"}, "metrics": [{"type": "accuracy", "value": 50}]} for i in range(5000)]
     assert len(quality.from_model_index([{"results": results}])) == quality.MAX_EVALUATIONS
@@ -318,3 +327,26 @@ def test_the_compare_page_plots_the_shared_figure_with_its_pareto_front():
     assert page.count("(Pareto front)") == 2 and 'id="front"' in page  # small and mid; worse is dominated
     assert "3 of the compared models publish" in page
     assert 'id="quality-section"' not in comparison_html(compare_records(recs[2:]))  # one figure: no chart
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats() | st.text(max_size=20)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.sampled_from(["results", "dataset", "metrics", "type", "name", "value",
+                                                           "config", "split", "task", "verified", "x"]), inner,
+                                          max_size=5), max_leaves=30)
+
+
+def test_any_json_as_model_index_gives_finite_figures_or_none():
+    from hypothesis import given, settings
+
+    @settings(max_examples=400, deadline=None)
+    @given(_json_values())
+    def check(index):
+        for e in quality.from_model_index(index):
+            assert math.isfinite(e.value) and e.dataset and e.metric
+            assert len(e.dataset) <= quality.DATASET_KEY_MAX and len(e.metric) <= 128
+
+    check()
