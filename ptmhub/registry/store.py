@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from .. import licenses
 from ..errors import DatabaseError, PtmhubError, UsageError
 from ..ids import parse as parse_id
+from ..quality import higher_is_better
 from ..records import FIELDS, Evaluation, ModelRecord
 from ..vocab import KNOWN_TASKS, TASK_TO_PIPELINE
 from . import migrate
@@ -882,8 +883,6 @@ class Store:
             where.append(c.cached.is_(query.cached))
         e = evaluations_t.c
         for dataset, metric, value in query.min_accuracy:
-            from ..quality import higher_is_better
-
             reached = e.value >= value if higher_is_better(metric) else e.value <= value
             # IN (one range scan of ix_evaluations_dataset_metric_value), not a correlated EXISTS,
             # which SQLite answers by scanning that index once per model row
@@ -929,8 +928,6 @@ class Store:
         nulls_last = lambda col: col.desc().nulls_last()  # noqa: E731
         figure_order: list[Any] = [nulls_last(c.downloads)]  # accuracy without a basis: popularity
         if query.sort == "accuracy" and query.accuracy_on is not None:
-            from ..quality import higher_is_better
-
             figures = self._figures(query.accuracy_on)
             stmt = stmt.outerjoin(figures, figures.c.model_id == c.id)
             first = figures.c.figure.desc() if higher_is_better(query.accuracy_on[1]) else figures.c.figure.asc()
@@ -959,8 +956,6 @@ class Store:
         """Each model's best figure of ``basis`` (dataset, metric): one aggregate over the
         evaluations index, to outer-join (a correlated subquery per model row is what SQLite
         turns into a scan of the index per row: 54 s for 25,000 models)."""
-        from ..quality import higher_is_better
-
         e = evaluations_t.c
         best = sa.func.max(e.value) if higher_is_better(basis[1]) else sa.func.min(e.value)
         return (sa.select(e.model_id.label("model_id"), best.label("figure"))
